@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Clock } from '#shared/ports/clock.ts';
+import { LocalEventBus } from '#shared/ports/events.ts';
+import { LocalSecretStore } from '#shared/ports/secrets.ts';
+import { FUNCTIONS, type FunctionName, ROUTES } from '#shared/routes.ts';
+import { configureRuntime } from '#shared/runtime.ts';
+import { ensureTable } from './dynamodb.ts';
+import { createLocalServer, type LambdaHandler } from './server.ts';
+
+export const OPERATOR_TOKEN_REF = 'operator-token';
+
+export interface LocalStackOptions {
+  dynamodbEndpoint: string;
+  tableName?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  host?: string;
+  /** Defaults to http://localhost:{port}. */
+  baseUrl?: string;
+  /** Generated when absent. */
+  operatorToken?: string;
+  /** Where the local secrets file lives; memory only when absent. */
+  dataDir?: string;
+  clock?: Clock;
+  allowPrivateUrls?: boolean;
+}
+
+export interface LocalStack {
+  url: string;
+  operatorToken: string;
+  tableName: string;
+  events: LocalEventBus;
+  secrets: LocalSecretStore;
+  close(): Promise<void>;
+}
+
+async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
+  const handlers: Record<string, LambdaHandler> = {};
+  for (const name of Object.keys(FUNCTIONS) as FunctionName[]) {
+    const module = (await import(`../functions/${name}.ts`)) as { handler: LambdaHandler };
+    handlers[name] = module.handler;
+  }
+  return handlers;
+}
+
+/**
+ * The whole stack in this process: the table on a running DynamoDB Local, local secrets and event
+ * adapters in place of AWS's, and every route of the route table served by its Lambda handler.
+ * `npm start` and the tests both start it through here.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const tableName = options.tableName ?? 'sso';
+  await ensureTable(options.dynamodbEndpoint, tableName);
+
+  const secrets = new LocalSecretStore(options.dataDir ? join(options.dataDir, 'secrets.json') : undefined);
+  const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
+  await secrets.set(OPERATOR_TOKEN_REF, operatorToken);
+  const events = new LocalEventBus();
+
+  const handlers = await loadHandlers();
+  const server = createLocalServer({ routes: ROUTES, handlers });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.port ?? 0, host, () => done());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = (options.baseUrl ?? `http://localhost:${port}`).replace(/\/+$/, '');
+
+  Object.assign(process.env, {
+    TABLE_NAME: tableName,
+    BASE_URL: url,
+    DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
+    OPERATOR_TOKEN_SECRET_ID: OPERATOR_TOKEN_REF,
+    ALLOW_PRIVATE_URLS: options.allowPrivateUrls === false ? '0' : '1',
+  });
+  configureRuntime({ secrets, events, ...(options.clock ? { clock: options.clock } : {}) });
+
+  return {
+    url,
+    operatorToken,
+    tableName,
+    events,
+    secrets,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * `npm start`: DynamoDB Local, the table, and every route of the route table on PORT, with the
+ * same handlers Lambda runs. Environment: PORT, BASE_URL, OPERATOR_TOKEN, LOCAL_DATA_DIR, DEMO,
+ * ALLOW_PRIVATE_URLS (see README.md).
+ */
+import { resolve } from 'node:path';
+import { startDynamoDbLocal } from './dynamodb.ts';
+import { startLocalStack } from './stack.ts';
+
+const port = Number(process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`PORT must be a port number, not "${process.env.PORT}"`);
+  process.exit(1);
+}
+const dataSetting = process.env.LOCAL_DATA_DIR ?? '.local';
+const dataDir = dataSetting === ':memory:' ? undefined : resolve(dataSetting);
+process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
+process.env.POWERTOOLS_SERVICE_NAME ??= 'sso-local';
+
+const dynamo = await startDynamoDbLocal(dataDir ? { dataDir: resolve(dataDir, 'dynamodb') } : {});
+const generated = !process.env.OPERATOR_TOKEN;
+let stack: Awaited<ReturnType<typeof startLocalStack>>;
+try {
+  stack = await startLocalStack({
+    dynamodbEndpoint: dynamo.endpoint,
+    port,
+    host: process.env.HOST ?? '127.0.0.1',
+    baseUrl: process.env.BASE_URL ?? `http://localhost:${port}`,
+    ...(process.env.OPERATOR_TOKEN ? { operatorToken: process.env.OPERATOR_TOKEN } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    allowPrivateUrls: process.env.ALLOW_PRIVATE_URLS !== '0',
+  });
+} catch (error) {
+  await dynamo.stop();
+  throw error;
+}
+
+console.log(`SSO stack listening on ${stack.url}`);
+console.log(`  DynamoDB Local: ${dynamo.endpoint} (${dataDir ? `data in ${dataDir}` : 'in memory'})`);
+if (generated)
+  console.log(`  Operator token (generated; set OPERATOR_TOKEN to choose one): ${stack.operatorToken}`);
+if (process.env.DEMO !== '0') console.log('  Demo identity providers: none yet (DEMO=0 turns them off).');
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping`);
+  await stack.close();
+  await dynamo.stop();
+  process.exit(0);
+}
+process.on('SIGINT', () => void stop('SIGINT'));
+process.on('SIGTERM', () => void stop('SIGTERM'));

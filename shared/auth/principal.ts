@@ -1,0 +1,92 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { AppError, Errors } from '../errors.ts';
+import type { HttpRequest } from '../http/types.ts';
+import { runtime } from '../runtime.ts';
+import type { TenantRole } from '../tenants/model.ts';
+
+/**
+ * Who is calling the admin API. The operator runs the whole deployment; a tenant member acts inside
+ * one tenant with a role, through a session or an API token (the identity core registers the
+ * resolver that recognises those).
+ */
+export type Principal =
+  | { kind: 'operator' }
+  | { kind: 'member'; userId: string; tenantId: string; role: TenantRole; via: 'session' | 'token' };
+
+/** Turns a bearer credential into a principal, or answers undefined when it does not recognise it. */
+export type BearerResolver = (credential: string, request: HttpRequest) => Promise<Principal | undefined>;
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/** Constant-time comparison: both sides are hashed first so their lengths never leak. */
+export function constantTimeEquals(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+const operatorResolver: BearerResolver = async (credential) => {
+  const { secrets, config } = runtime();
+  const expected = await secrets.get(config.OPERATOR_TOKEN_SECRET_ID);
+  return expected.length > 0 && constantTimeEquals(credential, expected) ? { kind: 'operator' } : undefined;
+};
+
+const resolvers: BearerResolver[] = [operatorResolver];
+
+/** Adds a resolver for session JWTs or API tokens; the first one that recognises a credential wins. */
+export function registerBearerResolver(resolver: BearerResolver): void {
+  if (!resolvers.includes(resolver)) resolvers.push(resolver);
+}
+
+export function bearerCredential(request: HttpRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer[ ]+([\x21-\x7E]{1,4096})[ ]*$/i.exec(header);
+  return match?.[1];
+}
+
+/** The caller of an admin route, or 401. */
+export async function authenticate(request: HttpRequest): Promise<Principal> {
+  const credential = bearerCredential(request);
+  if (!credential) {
+    throw new AppError(401, 'unauthorized', 'Send a bearer token in the Authorization header.', {
+      headers: { 'www-authenticate': 'Bearer' },
+    });
+  }
+  for (const resolve of resolvers) {
+    const principal = await resolve(credential, request);
+    if (principal) return principal;
+  }
+  throw new AppError(401, 'unauthorized', 'The bearer token is not valid.', {
+    headers: { 'www-authenticate': 'Bearer error="invalid_token"' },
+  });
+}
+
+export type TenantAccess = 'read' | 'manage';
+
+const ROLE_ACCESS: Record<TenantRole, readonly TenantAccess[]> = {
+  owner: ['read', 'manage'],
+  admin: ['read', 'manage'],
+  auditor: ['read'],
+  member: [],
+};
+
+/**
+ * Checks that the principal may read or manage one tenant. A member of another tenant gets 404,
+ * so tenant ids cannot be probed; a member of this tenant with too weak a role gets 403.
+ */
+export function authorizeTenant(principal: Principal, tenantId: string, access: TenantAccess): void {
+  if (principal.kind === 'operator') return;
+  if (principal.tenantId !== tenantId) throw Errors.notFound('The tenant');
+  if (!ROLE_ACCESS[principal.role].includes(access)) {
+    throw Errors.forbidden(`The ${principal.role} role cannot ${access} this tenant's settings.`);
+  }
+}
+
+export function requireOperator(principal: Principal): void {
+  if (principal.kind !== 'operator') throw Errors.forbidden('Only the operator can do this.');
+}
+
+/** A stable description of the actor for events and audit records. */
+export const actorOf = (principal: Principal) =>
+  principal.kind === 'operator'
+    ? { actor: 'operator' }
+    : { actor: 'user', actorUserId: principal.userId, actorVia: principal.via };

@@ -1,0 +1,278 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { actorOf, type Principal } from '../auth/principal.ts';
+import { AppError, Errors } from '../errors.ts';
+import { validate } from '../http/request.ts';
+import { mergePatch } from '../merge-patch.ts';
+import type { Runtime } from '../runtime.ts';
+import * as repo from '../store/connections.ts';
+import { getTenant, tenantToManage } from '../tenants/service.ts';
+import type { Compatibility, Connection } from './model.ts';
+import { CONNECTORS, connectorOf } from './registry.ts';
+import { ConnectionBody, type ConnectionType, PatchConnectionBody } from './schema.ts';
+
+type Path = readonly string[];
+const pathKey = (path: Path) => path.join('.');
+
+function getAt(object: unknown, path: Path): unknown {
+  let node = object;
+  for (const part of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/** Splits a validated protocol config into its plain part and its secret values. */
+function splitSecrets(config: Record<string, unknown>, paths: readonly Path[]) {
+  const plain = structuredClone(config);
+  const secrets = new Map<string, string>();
+  for (const path of paths) {
+    const value = getAt(plain, path);
+    if (typeof value !== 'string') continue;
+    secrets.set(pathKey(path), value);
+    const parent = getAt(plain, path.slice(0, -1)) as Record<string, unknown>;
+    delete parent[path.at(-1) as string];
+  }
+  return { plain, secrets };
+}
+
+/** private_key_jwt without a key of the tenant's own: we make one (its public JWK is published). */
+function withGeneratedKey(type: ConnectionType, config: Record<string, unknown>, keep: Set<string>) {
+  if (type !== 'oidc' || config.tokenEndpointAuthMethod !== 'private_key_jwt') return config;
+  if (config.privateKeyPem !== undefined || keep.has('privateKeyPem')) return config;
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...config, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
+function requireSecrets(type: ConnectionType, config: unknown, have: Set<string>): void {
+  for (const path of connectorOf({ type }).requiredSecrets(config)) {
+    if (!have.has(pathKey(path))) {
+      throw Errors.invalidRequest(`${type}.${pathKey(path)} is required.`, [
+        { path: `${type}.${pathKey(path)}`, message: 'is required' },
+      ]);
+    }
+  }
+}
+
+async function storeSecrets(
+  rt: Runtime,
+  tenantId: string,
+  connectionId: string,
+  secrets: Map<string, string>,
+) {
+  const refs: Record<string, string> = {};
+  try {
+    for (const [path, value] of secrets) {
+      refs[path] = await rt.secrets.put(`tenants/${tenantId}/connections/${connectionId}/${path}`, value);
+    }
+  } catch (error) {
+    await dropSecrets(rt, Object.values(refs));
+    throw error;
+  }
+  return refs;
+}
+
+/** Best effort: a secret left behind is orphaned, never exposed, so a failure here only logs. */
+async function dropSecrets(rt: Runtime, refs: string[]): Promise<void> {
+  await Promise.allSettled(refs.map((ref) => rt.secrets.delete(ref)));
+}
+
+export interface ConnectionView {
+  id: string;
+  tenantId: string;
+  type: ConnectionType;
+  name: string;
+  enabled: boolean;
+  [protocol: string]: unknown;
+  secretsSet: string[];
+  sp: Record<string, string>;
+  compatibility: Compatibility;
+  version: number;
+}
+
+/** What the admin API shows of a connection: never a secret, only which ones are set. */
+export function viewOf(rt: Runtime, connection: Connection): ConnectionView {
+  const connector = connectorOf(connection);
+  return {
+    id: connection.id,
+    tenantId: connection.tenantId,
+    type: connection.type,
+    name: connection.name,
+    enabled: connection.enabled,
+    [connection.type]: connection.config,
+    provisioning: connection.provisioning,
+    authorization: connection.authorization,
+    secretsSet: Object.keys(connection.secretRefs).sort(),
+    sp: connector.sp(rt.config.BASE_URL, connection.id),
+    compatibility: connector.compatibility(connection.config, { config: rt.config }),
+    version: connection.version,
+    createdAt: connection.createdAt,
+    updatedAt: connection.updatedAt,
+  };
+}
+
+const protocolConfig = (body: ConnectionBody): Record<string, unknown> =>
+  body.type === 'saml' ? body.saml : body.type === 'oidc' ? body.oidc : body.ldap;
+
+export async function createConnection(rt: Runtime, principal: Principal, tenantId: string, input: unknown) {
+  await tenantToManage(rt, principal, tenantId);
+  const body = validate(ConnectionBody, input);
+  if ((await repo.countConnections(rt.db, tenantId)) >= repo.MAX_CONNECTIONS_PER_TENANT) {
+    throw new AppError(
+      409,
+      'limit_exceeded',
+      `A tenant can have at most ${repo.MAX_CONNECTIONS_PER_TENANT} connections.`,
+    );
+  }
+  const config = withGeneratedKey(body.type, protocolConfig(body), new Set());
+  const { plain, secrets } = splitSecrets(config, CONNECTORS[body.type].secretPaths);
+  requireSecrets(body.type, config, new Set(secrets.keys()));
+
+  const id = randomUUID();
+  const now = rt.clock.now().toISOString();
+  const secretRefs = await storeSecrets(rt, tenantId, id, secrets);
+  const connection: Connection = {
+    id,
+    tenantId,
+    type: body.type,
+    name: body.name,
+    enabled: body.enabled,
+    config: plain,
+    secretRefs,
+    provisioning: body.provisioning,
+    authorization: body.authorization,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  try {
+    await repo.createConnection(rt.db, connection);
+  } catch (error) {
+    await dropSecrets(rt, Object.values(secretRefs));
+    throw error;
+  }
+  await rt.events.publish({
+    type: 'connection.created',
+    tenantId,
+    detail: { ...actorOf(principal), connectionId: id, connectionType: body.type },
+  });
+  return viewOf(rt, connection);
+}
+
+export async function listConnections(rt: Runtime, principal: Principal, tenantId: string) {
+  await getTenant(rt, principal, tenantId);
+  const connections = await repo.listConnections(rt.db, tenantId);
+  return connections.map((c) => viewOf(rt, c));
+}
+
+export async function getConnection(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+) {
+  await getTenant(rt, principal, tenantId);
+  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!connection) throw Errors.notFound('The connection');
+  return connection;
+}
+
+export async function patchConnection(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+  input: unknown,
+  ifMatch: number | undefined,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const patch = validate(PatchConnectionBody, input);
+  const current = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!current) throw Errors.notFound('The connection');
+  if (patch.type !== undefined && patch.type !== current.type) {
+    throw new AppError(400, 'type_immutable', 'A connection cannot change type; create a new one.');
+  }
+  const foreign = (['saml', 'oidc', 'ldap'] as const).find(
+    (t) => t !== current.type && patch[t] !== undefined,
+  );
+  if (foreign) throw Errors.invalidRequest(`A ${current.type} connection has no ${foreign} settings.`);
+  const expected = patch.version ?? ifMatch ?? current.version;
+  if (expected !== current.version) throw Errors.versionConflict();
+
+  const type = current.type;
+  const secretPaths = CONNECTORS[type].secretPaths;
+  const mergedConfig = mergePatch(current.config, patch[type] ?? {}) as Record<string, unknown>;
+  const body = validate(ConnectionBody, {
+    type,
+    name: patch.name ?? current.name,
+    enabled: patch.enabled ?? current.enabled,
+    [type]: mergedConfig,
+    provisioning: mergePatch(current.provisioning, patch.provisioning ?? {}),
+    authorization: mergePatch(current.authorization, patch.authorization ?? {}),
+  });
+
+  // A stored secret stays while the object holding it still exists and no new value replaced it.
+  const validated = protocolConfig(body);
+  const kept = new Map<string, string>();
+  const dropped: string[] = [];
+  for (const path of secretPaths) {
+    const ref = current.secretRefs[pathKey(path)];
+    if (ref === undefined) continue;
+    const parentExists = path.length === 1 || getAt(validated, path.slice(0, -1)) !== undefined;
+    if (parentExists && getAt(validated, path) === undefined) kept.set(pathKey(path), ref);
+    else dropped.push(ref);
+  }
+  const config = withGeneratedKey(type, validated, new Set(kept.keys()));
+  const { plain, secrets } = splitSecrets(config, secretPaths);
+  requireSecrets(type, config, new Set([...kept.keys(), ...secrets.keys()]));
+
+  const newRefs = await storeSecrets(rt, tenantId, connectionId, secrets);
+  const updated: Connection = {
+    ...current,
+    name: body.name,
+    enabled: body.enabled,
+    config: plain,
+    secretRefs: { ...Object.fromEntries(kept), ...newRefs },
+    provisioning: body.provisioning,
+    authorization: body.authorization,
+    version: current.version + 1,
+    updatedAt: rt.clock.now().toISOString(),
+  };
+  try {
+    await repo.replaceConnection(rt.db, updated, expected);
+  } catch (error) {
+    await dropSecrets(rt, Object.values(newRefs));
+    throw error;
+  }
+  await dropSecrets(rt, dropped);
+  await rt.events.publish({
+    type: 'connection.updated',
+    tenantId,
+    detail: {
+      ...actorOf(principal),
+      connectionId,
+      connectionType: type,
+      changed: Object.keys(patch).filter((k) => k !== 'version'),
+      secretsChanged: Object.keys(newRefs),
+      version: updated.version,
+    },
+  });
+  return viewOf(rt, updated);
+}
+
+export async function deleteConnection(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+  ifMatch: number | undefined,
+): Promise<void> {
+  await tenantToManage(rt, principal, tenantId);
+  const deleted = await repo.deleteConnection(rt.db, tenantId, connectionId, ifMatch);
+  await dropSecrets(rt, Object.values(deleted.secretRefs));
+  await rt.events.publish({
+    type: 'connection.deleted',
+    tenantId,
+    detail: { ...actorOf(principal), connectionId, connectionType: deleted.type },
+  });
+}

@@ -1,0 +1,64 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type Config, readConfig } from './config.ts';
+import { type Clock, systemClock } from './ports/clock.ts';
+import { EventBridgePublisher, type EventPublisher } from './ports/events.ts';
+import { type SecretStore, SecretsManagerStore } from './ports/secrets.ts';
+
+/** The database handle every repository takes: the document client and the table name. */
+export interface Db {
+  doc: DynamoDBDocumentClient;
+  table: string;
+}
+
+/** Everything a handler needs from the outside world, built once per container. */
+export interface Runtime {
+  config: Config;
+  db: Db;
+  secrets: SecretStore;
+  events: EventPublisher;
+  clock: Clock;
+}
+
+let overrides: Partial<Omit<Runtime, 'config' | 'db'>> = {};
+let current: Runtime | undefined;
+
+/**
+ * Installs local adapters (secrets, events, clock) in place of the AWS ones. The local server and
+ * the tests call it before the first request; Lambda never does.
+ */
+export function configureRuntime(adapters: Partial<Omit<Runtime, 'config' | 'db'>>): void {
+  overrides = { ...overrides, ...adapters };
+  current = undefined;
+}
+
+export function createDocumentClient(config: Pick<Config, 'DYNAMODB_ENDPOINT' | 'AWS_REGION'>) {
+  const client = new DynamoDBClient({
+    ...(config.DYNAMODB_ENDPOINT
+      ? {
+          endpoint: config.DYNAMODB_ENDPOINT,
+          region: config.AWS_REGION ?? 'local',
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        }
+      : {}),
+  });
+  return DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+}
+
+export function runtime(): Runtime {
+  if (current) return current;
+  const config = readConfig();
+  current = {
+    config,
+    db: { doc: createDocumentClient(config), table: config.TABLE_NAME },
+    secrets:
+      overrides.secrets ?? new SecretsManagerStore(new SecretsManagerClient({}), config.SECRETS_PREFIX),
+    events: overrides.events ?? new EventBridgePublisher(new EventBridgeClient({}), config.EVENT_BUS_NAME),
+    clock: overrides.clock ?? systemClock,
+  };
+  return current;
+}

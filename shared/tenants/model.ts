@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** Tenant roles, strongest first. */
+export const TENANT_ROLES = ['owner', 'admin', 'auditor', 'member'] as const;
+export const TenantRole = z.enum(TENANT_ROLES);
+export type TenantRole = z.infer<typeof TenantRole>;
+
+/** Slug chosen by the operator; it appears in URLs such as /t/{tenantId}/login. */
+export const TenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be a lower-case slug of 2 to 63 characters');
+
+const WebUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048);
+
+export const LoginThrottle = z.strictObject({
+  maxFailuresPerAccount: z.int().min(1).max(10_000).default(10),
+  maxFailuresPerIp: z.int().min(1).max(100_000).default(100),
+  windowSeconds: z.int().min(60).max(86_400).default(900),
+});
+
+export const TenantSettings = z.strictObject({
+  ssoEnabled: z.boolean().default(false),
+  forbidPasswordLogin: z.boolean().default(false),
+  /** Roles that may still use a password when `forbidPasswordLogin` is set. */
+  passwordLoginRoles: z
+    .array(TenantRole)
+    .max(TENANT_ROLES.length)
+    .default(['owner', 'admin'])
+    .transform((roles) => [...new Set(roles)]),
+  appUrl: WebUrl.optional(),
+  allowedRedirectUrls: z.array(WebUrl).max(50).default([]),
+  sessionTtlSeconds: z
+    .int()
+    .min(300)
+    .max(30 * 86_400)
+    .default(8 * 3600),
+  loginThrottle: LoginThrottle.default({
+    maxFailuresPerAccount: 10,
+    maxFailuresPerIp: 100,
+    windowSeconds: 900,
+  }),
+});
+export type TenantSettings = z.output<typeof TenantSettings>;
+
+export const CreateTenantBody = z.strictObject({
+  id: TenantId,
+  name: z.string().trim().min(1).max(200),
+  settings: z.record(z.string(), z.unknown()).default({}),
+});
+
+export const PatchTenantBody = z.strictObject({
+  name: z.string().trim().min(1).max(200).optional(),
+  /** Merged into the current settings; a null value resets that setting to its default. */
+  settings: z.record(z.string(), z.unknown()).optional(),
+  version: z.int().min(1).optional(),
+});
+
+export interface Tenant {
+  id: string;
+  name: string;
+  settings: TenantSettings;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}

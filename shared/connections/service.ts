@@ -201,14 +201,16 @@ export async function patchConnection(
 
   const type = current.type;
   const secretPaths = CONNECTORS[type].secretPaths;
-  const mergedConfig = mergePatch(current.config, patch[type] ?? {}) as Record<string, unknown>;
+  // One level deep: `dnResolution: {…}` replaces the whole object (its method may change), while
+  // a secret inside it is kept below unless the object holding it went away.
+  const mergedConfig = mergePatch(current.config, patch[type] ?? {}, 1) as Record<string, unknown>;
   const body = validate(ConnectionBody, {
     type,
     name: patch.name ?? current.name,
     enabled: patch.enabled ?? current.enabled,
     [type]: mergedConfig,
-    provisioning: mergePatch(current.provisioning, patch.provisioning ?? {}),
-    authorization: mergePatch(current.authorization, patch.authorization ?? {}),
+    provisioning: mergePatch(current.provisioning, patch.provisioning ?? {}, 1),
+    authorization: mergePatch(current.authorization, patch.authorization ?? {}, 1),
   });
 
   // A stored secret stays while the object holding it still exists and no new value replaced it.

@@ -1,5 +1,6 @@
 import * as connections from '#shared/connections/http.ts';
 import { httpFunction } from '#shared/http/handler.ts';
+import * as members from '#shared/identity/admin-http.ts';
 import * as tenants from '#shared/tenants/http.ts';
 
 export const handler = httpFunction({
@@ -11,4 +12,16 @@ export const handler = httpFunction({
   'GET /admin/tenants/{tenantId}/connections/{connectionId}': connections.getConnection,
   'PATCH /admin/tenants/{tenantId}/connections/{connectionId}': connections.patchConnection,
   'DELETE /admin/tenants/{tenantId}/connections/{connectionId}': connections.deleteConnection,
+  'POST /admin/tenants/{tenantId}/users': members.createUser,
+  'GET /admin/tenants/{tenantId}/users': members.listUsers,
+  'GET /admin/tenants/{tenantId}/users/{userId}': members.getUser,
+  'PATCH /admin/tenants/{tenantId}/users/{userId}': members.patchUser,
+  'DELETE /admin/tenants/{tenantId}/users/{userId}': members.deleteUser,
+  'POST /admin/tenants/{tenantId}/groups': members.createGroup,
+  'GET /admin/tenants/{tenantId}/groups': members.listGroups,
+  'POST /admin/tenants/{tenantId}/external-roles': members.createXrole,
+  'GET /admin/tenants/{tenantId}/external-roles': members.listXroles,
+  'DELETE /admin/tenants/{tenantId}/external-roles/{xroleId}': members.deleteXrole,
+  'PUT /admin/tenants/{tenantId}/groups/{groupId}/external-roles/{xroleId}': members.putMapping,
+  'DELETE /admin/tenants/{tenantId}/groups/{groupId}/external-roles/{xroleId}': members.deleteMapping,
 });

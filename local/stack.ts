@@ -10,6 +10,7 @@ import { ensureTable } from './dynamodb.ts';
 import { createLocalServer, type LambdaHandler } from './server.ts';
 
 export const OPERATOR_TOKEN_REF = 'operator-token';
+export const SESSION_KEYS_REF = 'session-keys';
 
 export interface LocalStackOptions {
   dynamodbEndpoint: string;
@@ -57,6 +58,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const secrets = new LocalSecretStore(options.dataDir ? join(options.dataDir, 'secrets.json') : undefined);
   const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
   await secrets.set(OPERATOR_TOKEN_REF, operatorToken);
+  // Like the deployed stack: the signing-key secret exists from the start; the code fills it.
+  await secrets.get(SESSION_KEYS_REF).catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
   const events = new LocalEventBus();
 
   const handlers = await loadHandlers();
@@ -74,6 +77,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     BASE_URL: url,
     DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
     OPERATOR_TOKEN_SECRET_ID: OPERATOR_TOKEN_REF,
+    SESSION_KEYS_SECRET_ID: SESSION_KEYS_REF,
     ALLOW_PRIVATE_URLS: options.allowPrivateUrls === false ? '0' : '1',
   });
   configureRuntime({ secrets, events, ...(options.clock ? { clock: options.clock } : {}) });

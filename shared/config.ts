@@ -17,6 +17,8 @@ const EnvSchema = z.object({
   SECRETS_PREFIX: z.string().default('sso'),
   /** Secret id (name or ARN) holding the operator token. */
   OPERATOR_TOKEN_SECRET_ID: z.string().default('operator-token'),
+  /** Secret id holding the session signing keys (JSON, rotated in place). */
+  SESSION_KEYS_SECRET_ID: z.string().default('session-keys'),
   EVENT_BUS_NAME: z.string().default('default'),
   /** Lifts the private-address and https rule of the URL guard: local development and tests only. */
   ALLOW_PRIVATE_URLS: z

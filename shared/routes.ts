@@ -11,11 +11,77 @@ export interface Route {
   function: FunctionName;
 }
 
-/** One Lambda per route group; `functions/{name}.ts` exports `handler`. Sizes feed the CDK stack. */
+/**
+ * What a function may touch; the CDK construct grants exactly this (least privilege) and nothing
+ * more. `table`: DynamoDB access; `secrets`: which secrets and how; `events`: may publish.
+ */
+export interface FunctionSpec {
+  description: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  table: 'none' | 'read' | 'readWrite';
+  secrets: {
+    /** The operator token (admin API authentication). */
+    operatorToken?: 'read';
+    /** The session signing keys: read to verify/sign, rotate to add a new key. */
+    sessionKeys?: 'read' | 'rotate';
+    /** Connection secrets under the prefix: read at login, manage (create/delete) from the admin API. */
+    connections?: 'read' | 'manage';
+  };
+  events: boolean;
+}
+
+/** One Lambda per route group; `functions/{name}.ts` exports `handler`. */
 export const FUNCTIONS = {
-  health: { memoryMb: 256, timeoutSeconds: 5, description: 'Liveness' },
-  admin: { memoryMb: 512, timeoutSeconds: 15, description: 'Tenant and connection administration' },
-} as const satisfies Record<string, { memoryMb: number; timeoutSeconds: number; description: string }>;
+  health: {
+    description: 'Liveness',
+    memoryMb: 256,
+    timeoutSeconds: 5,
+    table: 'none',
+    secrets: {},
+    events: false,
+  },
+  admin: {
+    description: 'Tenant, connection, user and group administration',
+    memoryMb: 1024,
+    timeoutSeconds: 15,
+    table: 'readWrite',
+    secrets: { operatorToken: 'read', sessionKeys: 'read', connections: 'manage' },
+    events: true,
+  },
+  'password-login': {
+    description: 'Password login for local users',
+    memoryMb: 1024,
+    timeoutSeconds: 10,
+    table: 'readWrite',
+    secrets: { sessionKeys: 'read' },
+    events: true,
+  },
+  session: {
+    description: 'Session read, refresh, logout and the session JWKS',
+    memoryMb: 512,
+    timeoutSeconds: 15,
+    table: 'readWrite',
+    secrets: { sessionKeys: 'read', connections: 'read' },
+    events: true,
+  },
+  tokens: {
+    description: 'API tokens for the CLI',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    table: 'readWrite',
+    secrets: { sessionKeys: 'read' },
+    events: true,
+  },
+  'login-page': {
+    description: 'Hosted login page and home-realm discovery',
+    memoryMb: 512,
+    timeoutSeconds: 10,
+    table: 'read',
+    secrets: { sessionKeys: 'read' },
+    events: false,
+  },
+} as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof FUNCTIONS;
 
@@ -33,6 +99,31 @@ export const ROUTES = [
   { method: 'GET', path: C, function: 'admin' },
   { method: 'PATCH', path: C, function: 'admin' },
   { method: 'DELETE', path: C, function: 'admin' },
+  { method: 'POST', path: `${T}/users`, function: 'admin' },
+  { method: 'GET', path: `${T}/users`, function: 'admin' },
+  { method: 'GET', path: `${T}/users/{userId}`, function: 'admin' },
+  { method: 'PATCH', path: `${T}/users/{userId}`, function: 'admin' },
+  { method: 'DELETE', path: `${T}/users/{userId}`, function: 'admin' },
+  { method: 'POST', path: `${T}/groups`, function: 'admin' },
+  { method: 'GET', path: `${T}/groups`, function: 'admin' },
+  { method: 'POST', path: `${T}/external-roles`, function: 'admin' },
+  { method: 'GET', path: `${T}/external-roles`, function: 'admin' },
+  { method: 'DELETE', path: `${T}/external-roles/{xroleId}`, function: 'admin' },
+  { method: 'PUT', path: `${T}/groups/{groupId}/external-roles/{xroleId}`, function: 'admin' },
+  { method: 'DELETE', path: `${T}/groups/{groupId}/external-roles/{xroleId}`, function: 'admin' },
+
+  { method: 'POST', path: '/login/password', function: 'password-login' },
+  { method: 'GET', path: '/login/discover', function: 'login-page' },
+  { method: 'GET', path: '/t/{tenantId}/login', function: 'login-page' },
+
+  { method: 'GET', path: '/session', function: 'session' },
+  { method: 'POST', path: '/session/refresh', function: 'session' },
+  { method: 'POST', path: '/logout', function: 'session' },
+  { method: 'GET', path: '/.well-known/jwks.json', function: 'session' },
+
+  { method: 'POST', path: '/tokens', function: 'tokens' },
+  { method: 'GET', path: '/tokens', function: 'tokens' },
+  { method: 'DELETE', path: '/tokens/{tokenId}', function: 'tokens' },
 ] as const satisfies readonly Route[];
 
 /** The API Gateway route key of a route, e.g. `GET /admin/tenants/{tenantId}`. */

@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AppError, Errors } from '../errors.ts';
+import { AppError, Errors, isAppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
+import { callerFrom } from '../identity/credentials.ts';
 import { runtime } from '../runtime.ts';
 import type { TenantRole } from '../tenants/model.ts';
 
 /**
  * Who is calling the admin API. The operator runs the whole deployment; a tenant member acts inside
- * one tenant with a role, through a session or an API token (the identity core registers the
- * resolver that recognises those).
+ * one tenant with a role, through a session JWT or an API token.
  */
 export type Principal =
   | { kind: 'operator' }
@@ -29,12 +29,27 @@ const operatorResolver: BearerResolver = async (credential) => {
   return expected.length > 0 && constantTimeEquals(credential, expected) ? { kind: 'operator' } : undefined;
 };
 
-const resolvers: BearerResolver[] = [operatorResolver];
+/** A tenant member through a session JWT or an API token (never the cookie: no CSRF on admin). */
+const memberResolver: BearerResolver = async (credential, request) => {
+  try {
+    const caller = await callerFrom(runtime(), request, credential);
+    return caller
+      ? {
+          kind: 'member',
+          userId: caller.userId,
+          tenantId: caller.tenantId,
+          role: caller.role,
+          via: caller.via,
+        }
+      : undefined;
+  } catch (error) {
+    if (isAppError(error) && error.status === 401) return undefined;
+    throw error;
+  }
+};
 
-/** Adds a resolver for session JWTs or API tokens; the first one that recognises a credential wins. */
-export function registerBearerResolver(resolver: BearerResolver): void {
-  if (!resolvers.includes(resolver)) resolvers.push(resolver);
-}
+/** Tried in order; the first that recognises a credential wins. */
+const resolvers: BearerResolver[] = [operatorResolver, memberResolver];
 
 export function bearerCredential(request: HttpRequest): string | undefined {
   const header = request.headers.authorization;

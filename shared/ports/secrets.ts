@@ -5,6 +5,7 @@ import {
   CreateSecretCommand,
   DeleteSecretCommand,
   GetSecretValueCommand,
+  PutSecretValueCommand,
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -22,6 +23,8 @@ export interface SecretStore {
   get(ref: string): Promise<string>;
   /** Deletes a secret; deleting one that is gone is not an error. */
   delete(ref: string): Promise<void>;
+  /** Writes a new value to an existing, fixed secret (session signing keys, created at deploy). */
+  update(ref: string, value: string): Promise<void>;
 }
 
 const uniqueSuffix = () => randomBytes(6).toString('hex');
@@ -51,6 +54,11 @@ export class SecretsManagerStore implements SecretStore {
     if (out.SecretString === undefined) throw new Error(`Secret ${ref} has no string value`);
     this.#cache.set(ref, { value: out.SecretString, until: Date.now() + this.cacheSeconds * 1000 });
     return out.SecretString;
+  }
+
+  async update(ref: string, value: string): Promise<void> {
+    await this.client.send(new PutSecretValueCommand({ SecretId: ref, SecretString: value }));
+    this.#cache.set(ref, { value, until: Date.now() + this.cacheSeconds * 1000 });
   }
 
   async delete(ref: string): Promise<void> {
@@ -99,6 +107,10 @@ export class LocalSecretStore implements SecretStore {
     await this.#load();
     this.#values.set(ref, value);
     await this.#save();
+  }
+
+  async update(ref: string, value: string): Promise<void> {
+    await this.set(ref, value);
   }
 
   async put(path: string, value: string): Promise<string> {

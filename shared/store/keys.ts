@@ -44,4 +44,65 @@ export const keys = {
     gsi1pk: P.connection + connectionId,
     gsi1sk: 'CONNECTION',
   }),
+
+  user: (userId: string): Key => ({ pk: P.user + userId, sk: 'USER' }),
+  /** Makes an email unique across the deployment; written in the same transaction as the user. */
+  email: (email: string): Key => ({ pk: P.email + email, sk: 'EMAIL' }),
+
+  member: (tenantId: string, userId: string): Key => ({ pk: P.tenant + tenantId, sk: P.member + userId }),
+  membersOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.member }),
+  /** gsi1: a user's memberships, one per tenant. */
+  memberByUser: (userId: string, tenantId: string): Gsi1Key => ({
+    gsi1pk: P.user + userId,
+    gsi1sk: P.tenant + tenantId,
+  }),
+  membershipsOfUser: (userId: string) => ({ gsi1pk: P.user + userId, gsi1skPrefix: P.tenant }),
+
+  identity: (connectionId: string, subject: string): Key => ({
+    pk: `${P.identity}${connectionId}#${subject}`,
+    sk: 'IDENTITY',
+  }),
+  /** gsi1: a user's identity links. */
+  identityByUser: (userId: string, connectionId: string): Gsi1Key => ({
+    gsi1pk: P.user + userId,
+    gsi1sk: P.identity + connectionId,
+  }),
+  identitiesOfUser: (userId: string) => ({ gsi1pk: P.user + userId, gsi1skPrefix: P.identity }),
+
+  group: (tenantId: string, groupId: string): Key => ({ pk: P.tenant + tenantId, sk: P.group + groupId }),
+  groupsOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.group }),
+  xrole: (tenantId: string, xroleId: string): Key => ({ pk: P.tenant + tenantId, sk: P.xrole + xroleId }),
+  xrolesOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.xrole }),
+  mapping: (tenantId: string, xroleId: string, groupId: string): Key => ({
+    pk: P.tenant + tenantId,
+    sk: `${P.mapping}${xroleId}#${groupId}`,
+  }),
+  mappingsOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.mapping }),
+  mappingsOfXrole: (tenantId: string, xroleId: string) => ({
+    pk: P.tenant + tenantId,
+    skPrefix: `${P.mapping}${xroleId}#`,
+  }),
+
+  replay: (connectionId: string, assertionId: string): Key => ({
+    pk: `${P.replay}${connectionId}#${assertionId}`,
+    sk: 'REPLAY',
+  }),
+  state: (state: string): Key => ({ pk: P.state + state, sk: 'STATE' }),
+  session: (sessionId: string): Key => ({ pk: P.session + sessionId, sk: 'SESSION' }),
+
+  token: (tokenHash: string): Key => ({ pk: P.token + tokenHash, sk: 'TOKEN' }),
+  /** gsi1: a user's API tokens. */
+  tokenByUser: (userId: string, tokenId: string): Gsi1Key => ({
+    gsi1pk: P.user + userId,
+    gsi1sk: P.token + tokenId,
+  }),
+  tokensOfUser: (userId: string) => ({ gsi1pk: P.user + userId, gsi1skPrefix: P.token }),
+
+  attempt: (scope: string): Key => ({ pk: P.attempt + scope, sk: 'ATTEMPT' }),
+
+  audit: (tenantId: string, isoTime: string, eventId: string): Key => ({
+    pk: P.tenant + tenantId,
+    sk: `${P.audit}${isoTime}#${eventId}`,
+  }),
+  auditOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.audit }),
 } as const;

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { authenticate } from '../auth/principal.ts';
+import { etagOf, ifMatchVersion } from '../http/etag.ts';
+import { jsonBody, pathParam, validate } from '../http/request.ts';
+import { json, noContent } from '../http/responses.ts';
+import type { HttpRequest, Operation } from '../http/types.ts';
+import { runtime } from '../runtime.ts';
+import * as admin from './admin.ts';
+
+const ListQuery = z.strictObject({
+  email: z.string().max(320).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  cursor: z.string().max(2000).optional(),
+});
+
+const ctx = async (request: HttpRequest) => ({
+  rt: runtime(),
+  principal: await authenticate(request),
+  tenantId: pathParam(request, 'tenantId'),
+});
+
+export const createUser: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  const view = await admin.createUser(
+    rt,
+    principal,
+    tenantId,
+    validate(admin.CreateUserBody, jsonBody(request)),
+  );
+  return json(201, view, {
+    ...etagOf(view.version),
+    location: `/admin/tenants/${tenantId}/users/${view.id}`,
+  });
+};
+
+export const listUsers: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(
+    200,
+    await admin.listUsers(rt, principal, tenantId, validate(ListQuery, request.query, 'query')),
+  );
+};
+
+export const getUser: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  const view = await admin.getUser(rt, principal, tenantId, pathParam(request, 'userId'));
+  return json(200, view, etagOf(view.version));
+};
+
+export const patchUser: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  const view = await admin.patchUser(
+    rt,
+    principal,
+    tenantId,
+    pathParam(request, 'userId'),
+    validate(admin.PatchUserBody, jsonBody(request)),
+    ifMatchVersion(request),
+  );
+  return json(200, view, etagOf(view.version));
+};
+
+export const deleteUser: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  await admin.removeUser(rt, principal, tenantId, pathParam(request, 'userId'));
+  return noContent();
+};
+
+export const createGroup: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(
+    201,
+    await admin.createGroup(rt, principal, tenantId, validate(admin.CreateGroupBody, jsonBody(request))),
+  );
+};
+
+export const listGroups: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(200, { items: await admin.listGroups(rt, principal, tenantId) });
+};
+
+export const createXrole: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(
+    201,
+    await admin.createXrole(rt, principal, tenantId, validate(admin.CreateXroleBody, jsonBody(request))),
+  );
+};
+
+export const listXroles: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(200, { items: await admin.listXroles(rt, principal, tenantId) });
+};
+
+export const deleteXrole: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  await admin.deleteXrole(rt, principal, tenantId, pathParam(request, 'xroleId'));
+  return noContent();
+};
+
+export const putMapping: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  const body = validate(admin.MappingBody, request.body ?? {});
+  return json(
+    200,
+    await admin.putMapping(
+      rt,
+      principal,
+      tenantId,
+      pathParam(request, 'groupId'),
+      pathParam(request, 'xroleId'),
+      body,
+    ),
+  );
+};
+
+export const deleteMapping: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  await admin.deleteMapping(
+    rt,
+    principal,
+    tenantId,
+    pathParam(request, 'groupId'),
+    pathParam(request, 'xroleId'),
+  );
+  return noContent();
+};

@@ -1,0 +1,425 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { actorOf, type Principal } from '../auth/principal.ts';
+import { AppError, Errors } from '../errors.ts';
+import type { Runtime } from '../runtime.ts';
+import * as access from '../store/access.ts';
+import { findConnectionById } from '../store/connections.ts';
+import * as users from '../store/users.ts';
+import { TenantRole } from '../tenants/model.ts';
+import { getTenant, tenantToManage } from '../tenants/service.ts';
+import { ACCESS_LEVELS, type Membership, type User } from './model.ts';
+import { hashPassword, NewPassword } from './passwords.ts';
+
+/**
+ * Admin operations on a tenant's members, groups, external roles and mappings. A member is a user
+ * seen through one tenant: the membership carries role, status and access; the user (shared by the
+ * tenants it belongs to) carries email, names and password.
+ */
+const Email = z
+  .string()
+  .trim()
+  .max(320)
+  .email()
+  .transform((e) => e.toLowerCase());
+const PersonName = z.string().trim().min(1).max(200);
+const GroupIds = z.union([z.literal('all'), z.array(z.uuid()).max(500)]);
+
+export const CreateUserBody = z.strictObject({
+  email: Email,
+  role: TenantRole.default('member'),
+  firstName: PersonName.optional(),
+  lastName: PersonName.optional(),
+  password: NewPassword.optional(),
+  status: z.enum(['active', 'invited']).default('active'),
+  accessList: GroupIds.default([]),
+});
+
+export const PatchUserBody = z.strictObject({
+  email: Email.optional(),
+  role: TenantRole.optional(),
+  firstName: PersonName.nullable().optional(),
+  lastName: PersonName.nullable().optional(),
+  password: NewPassword.optional(),
+  status: z.enum(['active', 'disabled']).optional(),
+  accessList: GroupIds.optional(),
+  version: z.int().min(1).optional(),
+});
+
+export const CreateGroupBody = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  description: z.string().trim().max(1000).optional(),
+});
+export const CreateXroleBody = z.strictObject({
+  connectionId: z.string().min(1).max(100),
+  externalId: z.string().trim().min(1).max(512),
+  name: z.string().trim().min(1).max(200),
+});
+export const MappingBody = z.strictObject({
+  accessLevel: z.enum(ACCESS_LEVELS as [string, ...string[]]).default('member'),
+});
+
+export const memberView = (user: User, m: Membership) => ({
+  id: user.id,
+  email: user.email,
+  ...(user.firstName ? { firstName: user.firstName } : {}),
+  ...(user.lastName ? { lastName: user.lastName } : {}),
+  role: m.role,
+  status: m.status,
+  accessList: m.accessList,
+  ssoOnly: user.ssoOnly,
+  hasPassword: user.passwordHash !== undefined,
+  version: m.version,
+  createdAt: m.createdAt,
+  updatedAt: m.updatedAt,
+});
+
+/** Only the operator or an owner hands out or takes away the owner role. */
+function checkRoleChange(principal: Principal, from: string | undefined, to: string | undefined) {
+  if (principal.kind === 'operator' || (principal.kind === 'member' && principal.role === 'owner')) return;
+  if (from === 'owner' || to === 'owner')
+    throw Errors.forbidden('Only an owner can grant, change or remove the owner role.');
+}
+
+/** Refuses a change that would leave the tenant without an active owner or admin. */
+async function keepAnAdministrator(
+  rt: Runtime,
+  tenantId: string,
+  changing: Membership,
+  next: Membership | undefined,
+) {
+  const isAdmin = (m: Membership | undefined) =>
+    m?.status === 'active' && (m.role === 'owner' || m.role === 'admin');
+  if (!isAdmin(changing) || isAdmin(next)) return;
+  const others = (await users.allMemberships(rt.db, tenantId)).filter(
+    (m) => m.userId !== changing.userId && isAdmin(m),
+  );
+  if (others.length === 0) {
+    throw new AppError(
+      409,
+      'lockout_risk',
+      'This would leave the organization without an active owner or admin.',
+    );
+  }
+}
+
+async function checkGroups(rt: Runtime, tenantId: string, accessList: string[] | 'all') {
+  if (accessList === 'all' || accessList.length === 0) return;
+  const known = new Set((await access.listGroups(rt.db, tenantId)).map((g) => g.id));
+  const unknown = accessList.filter((id) => !known.has(id));
+  if (unknown.length) throw Errors.invalidRequest(`Unknown group ids in accessList: ${unknown.join(', ')}`);
+}
+
+export async function createUser(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  body: z.output<typeof CreateUserBody>,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  checkRoleChange(principal, undefined, body.role);
+  await checkGroups(rt, tenantId, body.accessList);
+  const now = rt.clock.now().toISOString();
+  const existingId = await users.userIdByEmail(rt.db, body.email, true);
+  let user: User;
+  const ops: users.TxItem[] = [];
+  if (existingId) {
+    const found = await users.getUserAndMembership(rt.db, existingId, tenantId, true);
+    if (!found.user) throw Errors.versionConflict();
+    if (found.membership) throw Errors.alreadyExists('A member with this email');
+    // A person from another tenant: add the membership, never touch their credentials or names.
+    if (body.password !== undefined || body.firstName !== undefined || body.lastName !== undefined) {
+      throw new AppError(
+        409,
+        'account_exists',
+        'This email already has an account; add it without a password or names, and the person keeps theirs.',
+      );
+    }
+    user = found.user;
+  } else {
+    user = {
+      id: randomUUID(),
+      email: body.email,
+      ...(body.firstName ? { firstName: body.firstName } : {}),
+      ...(body.lastName ? { lastName: body.lastName } : {}),
+      ssoOnly: false,
+      ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}),
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    ops.push(...users.tx.newUser(rt.db, user));
+  }
+  const membership: Membership = {
+    tenantId,
+    userId: user.id,
+    role: body.role,
+    accessList: body.accessList,
+    status: body.status,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  ops.push(users.tx.newMembership(rt.db, membership));
+  if (!(await users.writeTogether(rt.db, ops))) throw Errors.alreadyExists('A member with this email');
+  await rt.events.publish({
+    type: 'membership.changed',
+    tenantId,
+    detail: { ...actorOf(principal), userId: user.id, change: 'added', role: body.role, status: body.status },
+  });
+  return memberView(user, membership);
+}
+
+export async function listUsers(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  query: { email?: string; limit: number; cursor?: string },
+) {
+  await getTenant(rt, principal, tenantId);
+  if (query.email !== undefined) {
+    const id = await users.userIdByEmail(rt.db, query.email.trim().toLowerCase(), true);
+    const found = id ? await users.getUserAndMembership(rt.db, id, tenantId, true) : {};
+    return { items: found.user && found.membership ? [memberView(found.user, found.membership)] : [] };
+  }
+  const page = await users.listMemberships(rt.db, tenantId, query.limit, query.cursor);
+  if (page === 'bad_cursor') throw Errors.invalidRequest('The cursor is not valid.');
+  const byId = await users.getUsers(
+    rt.db,
+    page.items.map((m) => m.userId),
+  );
+  const items = page.items.flatMap((m) => {
+    const u = byId.get(m.userId);
+    return u ? [memberView(u, m)] : [];
+  });
+  return { items, ...(page.cursor ? { cursor: page.cursor } : {}) };
+}
+
+async function loadMember(rt: Runtime, tenantId: string, userId: string) {
+  const found = await users.getUserAndMembership(rt.db, userId, tenantId, true);
+  if (!found.user || !found.membership) throw Errors.notFound('The user');
+  return { user: found.user, membership: found.membership };
+}
+
+export async function getUser(rt: Runtime, principal: Principal, tenantId: string, userId: string) {
+  await getTenant(rt, principal, tenantId);
+  const { user, membership } = await loadMember(rt, tenantId, userId);
+  return memberView(user, membership);
+}
+
+export async function patchUser(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  userId: string,
+  patch: z.output<typeof PatchUserBody>,
+  ifMatch: number | undefined,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const { user, membership } = await loadMember(rt, tenantId, userId);
+  const expected = patch.version ?? ifMatch ?? membership.version;
+  if (expected !== membership.version) throw Errors.versionConflict();
+  checkRoleChange(principal, membership.role, patch.role);
+  if (patch.accessList !== undefined) await checkGroups(rt, tenantId, patch.accessList);
+
+  const touchesCredentials = patch.email !== undefined || patch.password !== undefined;
+  if (touchesCredentials && user.ssoOnly) {
+    throw new AppError(
+      403,
+      'sso_required',
+      'This account signs in with single sign-on: its email and password belong to the identity provider.',
+    );
+  }
+  if (touchesCredentials || patch.firstName !== undefined || patch.lastName !== undefined) {
+    // The user is shared by every tenant it belongs to: only its sole tenant may change it.
+    const tenants = await users.membershipsOfUser(rt.db, userId);
+    if (tenants.some((m) => m.tenantId !== tenantId)) {
+      throw new AppError(
+        409,
+        'account_shared',
+        'This person belongs to other organizations too; only they can change their profile.',
+      );
+    }
+  }
+  const now = rt.clock.now().toISOString();
+  const nextMembership: Membership = {
+    ...membership,
+    ...(patch.role ? { role: patch.role } : {}),
+    ...(patch.status ? { status: patch.status } : {}),
+    ...(patch.accessList ? { accessList: patch.accessList } : {}),
+    version: membership.version + 1,
+    updatedAt: now,
+  };
+  await keepAnAdministrator(rt, tenantId, membership, nextMembership);
+  const ops: users.TxItem[] = [users.tx.replaceMembership(rt.db, nextMembership, membership.version)];
+  let nextUser = user;
+  if (touchesCredentials || patch.firstName !== undefined || patch.lastName !== undefined) {
+    // null clears a name, undefined keeps it
+    const firstName = patch.firstName === undefined ? user.firstName : (patch.firstName ?? undefined);
+    const lastName = patch.lastName === undefined ? user.lastName : (patch.lastName ?? undefined);
+    const { firstName: _f, lastName: _l, ...rest } = user;
+    nextUser = {
+      ...rest,
+      ...(firstName ? { firstName } : {}),
+      ...(lastName ? { lastName } : {}),
+      ...(patch.email ? { email: patch.email } : {}),
+      ...(patch.password ? { passwordHash: await hashPassword(patch.password) } : {}),
+      version: user.version + 1,
+      updatedAt: now,
+    };
+    ops.push(users.tx.replaceUser(rt.db, nextUser, user.version));
+    if (patch.email && patch.email !== user.email)
+      ops.push(...users.tx.changeEmail(rt.db, nextUser, user.email));
+  }
+  if (!(await users.writeTogether(rt.db, ops))) {
+    if (patch.email && (await users.userIdByEmail(rt.db, patch.email, true))) {
+      throw Errors.alreadyExists('An account with this email');
+    }
+    throw Errors.versionConflict();
+  }
+  await rt.events.publish({
+    type: patch.role || patch.status || patch.accessList ? 'membership.changed' : 'user.updated',
+    tenantId,
+    detail: {
+      ...actorOf(principal),
+      userId,
+      change: 'updated',
+      fields: Object.keys(patch).filter((k) => k !== 'version' && k !== 'password'),
+      passwordChanged: patch.password !== undefined,
+    },
+  });
+  return memberView(nextUser, nextMembership);
+}
+
+export async function removeUser(rt: Runtime, principal: Principal, tenantId: string, userId: string) {
+  await tenantToManage(rt, principal, tenantId);
+  const { membership } = await loadMember(rt, tenantId, userId);
+  checkRoleChange(principal, membership.role, undefined);
+  await keepAnAdministrator(rt, tenantId, membership, undefined);
+  if (!(await users.writeTogether(rt.db, [users.tx.deleteMembership(rt.db, membership)])))
+    throw Errors.versionConflict();
+  await rt.events.publish({
+    type: 'membership.changed',
+    tenantId,
+    detail: { ...actorOf(principal), userId, change: 'removed' },
+  });
+}
+
+export async function createGroup(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  body: z.output<typeof CreateGroupBody>,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const existing = await access.listGroups(rt.db, tenantId);
+  if (existing.some((g) => g.name.toLowerCase() === body.name.toLowerCase()))
+    throw Errors.alreadyExists('A group with this name');
+  const group = { id: randomUUID(), tenantId, ...body, createdAt: rt.clock.now().toISOString() };
+  await access.putGroup(rt.db, group);
+  await rt.events.publish({
+    type: 'group.created',
+    tenantId,
+    detail: { ...actorOf(principal), groupId: group.id },
+  });
+  return group;
+}
+
+export async function listGroups(rt: Runtime, principal: Principal, tenantId: string) {
+  await getTenant(rt, principal, tenantId);
+  return access.listGroups(rt.db, tenantId);
+}
+
+export async function createXrole(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  body: z.output<typeof CreateXroleBody>,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const connection = await findConnectionById(rt.db, body.connectionId);
+  if (!connection || connection.tenantId !== tenantId)
+    throw Errors.invalidRequest('connectionId is not a connection of this organization.');
+  const existing = await access.listXroles(rt.db, tenantId);
+  if (existing.some((x) => x.connectionId === body.connectionId && x.externalId === body.externalId)) {
+    throw Errors.alreadyExists('An external role for this connection and externalId');
+  }
+  const xrole = { id: randomUUID(), tenantId, ...body, createdAt: rt.clock.now().toISOString() };
+  await access.putXrole(rt.db, xrole);
+  await rt.events.publish({
+    type: 'external_role.created',
+    tenantId,
+    detail: { ...actorOf(principal), xroleId: xrole.id },
+  });
+  return xrole;
+}
+
+export async function listXroles(rt: Runtime, principal: Principal, tenantId: string) {
+  await getTenant(rt, principal, tenantId);
+  return access.listXroles(rt.db, tenantId);
+}
+
+export async function deleteXrole(rt: Runtime, principal: Principal, tenantId: string, xroleId: string) {
+  await tenantToManage(rt, principal, tenantId);
+  await access.deleteXrole(rt.db, tenantId, xroleId);
+  await rt.events.publish({
+    type: 'external_role.deleted',
+    tenantId,
+    detail: { ...actorOf(principal), xroleId },
+  });
+}
+
+export async function putMapping(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  groupId: string,
+  xroleId: string,
+  body: z.output<typeof MappingBody>,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const [group, xrole] = await Promise.all([
+    access.getGroup(rt.db, tenantId, groupId),
+    access.getXrole(rt.db, tenantId, xroleId),
+  ]);
+  if (!group) throw Errors.notFound('The group');
+  if (!xrole) throw Errors.notFound('The external role');
+  const mapping = {
+    tenantId,
+    groupId,
+    xroleId,
+    accessLevel: body.accessLevel as (typeof ACCESS_LEVELS)[number],
+    connectionId: xrole.connectionId,
+    externalId: xrole.externalId,
+    xroleName: xrole.name,
+    groupName: group.name,
+  };
+  try {
+    await access.putMapping(rt.db, mapping);
+  } catch (error) {
+    if ((error as { name?: string }).name === 'TransactionCanceledException') throw Errors.versionConflict();
+    throw error;
+  }
+  await rt.events.publish({
+    type: 'role_mapping.changed',
+    tenantId,
+    detail: { ...actorOf(principal), groupId, xroleId, accessLevel: mapping.accessLevel },
+  });
+  return { groupId, xroleId, accessLevel: mapping.accessLevel };
+}
+
+export async function deleteMapping(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  groupId: string,
+  xroleId: string,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  if (!(await access.deleteMapping(rt.db, tenantId, xroleId, groupId))) throw Errors.notFound('The mapping');
+  await rt.events.publish({
+    type: 'role_mapping.changed',
+    tenantId,
+    detail: { ...actorOf(principal), groupId, xroleId, accessLevel: null },
+  });
+}

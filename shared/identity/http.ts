@@ -1,0 +1,111 @@
+import { bearerCredential } from '../auth/principal.ts';
+import { AppError, Errors } from '../errors.ts';
+import { jsonBody, pathParam, validate } from '../http/request.ts';
+import { json, noContent } from '../http/responses.ts';
+import type { HttpRequest, Operation } from '../http/types.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import { runtime } from '../runtime.ts';
+import { type Caller, callerFrom } from './credentials.ts';
+import { passwordLogin as login } from './password-login.ts';
+import { wantsJson } from './respond.ts';
+import { refreshAuthorization } from './session-service.ts';
+import {
+  clearedSessionCookie,
+  revokeSession,
+  sessionCookie,
+  sessionCredential,
+  verifySession,
+} from './sessions.ts';
+import { signingKeys } from './signing-keys.ts';
+import { CreateTokenBody, createToken, listTokens, revokeToken } from './tokens.ts';
+
+const signInRequired = () =>
+  new AppError(401, 'unauthorized', 'Sign in first.', { headers: { 'www-authenticate': 'Bearer' } });
+
+async function requireCaller(request: HttpRequest): Promise<Caller> {
+  const caller = await callerFrom(runtime(), request, bearerCredential(request));
+  if (!caller) throw signInRequired();
+  return caller;
+}
+
+export const passwordLogin: Operation = (request) => login(runtime(), request);
+
+/** GET /session: the caller's session (cookie, Bearer session JWT or Bearer API token). */
+export const getSession: Operation = async (request) => {
+  const caller = await requireCaller(request);
+  if (caller.claims) return json(200, { session: { ...caller.claims, role: caller.role } });
+  return json(200, {
+    session: {
+      sub: caller.userId,
+      tid: caller.tenantId,
+      role: caller.role,
+      amr: ['token'],
+      tokenId: caller.tokenId,
+    },
+  });
+};
+
+export const refreshSession: Operation = async (request) => {
+  const rt = runtime();
+  const credential = sessionCredential(request, bearerCredential(request));
+  if (!credential) throw signInRequired();
+  const out = await refreshAuthorization(rt, credential);
+  const cookie = sessionCookie(rt, out.token, out.record.expiresAt - epochSeconds(rt.clock.now()));
+  return {
+    ...json(200, { session: out.claims, token: out.token, refreshed: out.refreshed }),
+    cookies: [cookie],
+  };
+};
+
+/** POST /logout: deletes the session, so its JWT stops working at once, and clears the cookie. */
+export const logout: Operation = async (request) => {
+  const rt = runtime();
+  const credential = sessionCredential(request, bearerCredential(request));
+  let tenantId: string | undefined;
+  if (credential) {
+    try {
+      const { record } = await verifySession(rt, credential, { allowExpiredAuthorization: true });
+      tenantId = record.tenantId;
+      await revokeSession(rt, record.id);
+      await rt.events.publish({
+        type: 'session.revoked',
+        tenantId: record.tenantId,
+        detail: { userId: record.userId, sessionId: record.id, reason: 'logout' },
+      });
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status !== 401) throw error;
+    }
+  }
+  const cookies = [clearedSessionCookie(rt)];
+  if (wantsJson(request) || !tenantId) return { ...noContent(), cookies };
+  return {
+    statusCode: 303,
+    headers: { location: `${rt.config.BASE_URL}/t/${tenantId}/login` },
+    cookies,
+    body: '',
+  };
+};
+
+export const jwks: Operation = async () => {
+  const keys = await signingKeys(runtime());
+  return json(200, { keys: keys.map((k) => k.publicJwk) }, { 'cache-control': 'public, max-age=300' });
+};
+
+/** API tokens are made from a session (not from another token), for the CLI. */
+export const createApiToken: Operation = async (request) => {
+  const caller = await requireCaller(request);
+  if (caller.via !== 'session') throw Errors.forbidden('Create API tokens from a signed-in session.');
+  const created = await createToken(runtime(), caller, validate(CreateTokenBody, jsonBody(request)));
+  return json(201, created);
+};
+
+export const listApiTokens: Operation = async (request) => {
+  const caller = await requireCaller(request);
+  return json(200, { items: await listTokens(runtime(), caller) });
+};
+
+export const deleteApiToken: Operation = async (request) => {
+  const caller = await requireCaller(request);
+  await revokeToken(runtime(), caller, pathParam(request, 'tokenId'));
+  return noContent();
+};

@@ -1,0 +1,98 @@
+import type { Connection } from '../connections/model.ts';
+import { AppError, Errors, isAppError } from '../errors.ts';
+import type { HttpRequest, HttpResult } from '../http/types.ts';
+import type { Runtime } from '../runtime.ts';
+import { getTenant } from '../store/tenants.ts';
+import type { Tenant } from '../tenants/model.ts';
+import { resolveGroups } from './authorization.ts';
+import type { Amr, VerifiedIdentity } from './model.ts';
+import { provision } from './provisioning.ts';
+import { loginResponse } from './respond.ts';
+import { issueSession } from './sessions.ts';
+
+/** Publishes login.failed with the refusal's code; the caller rethrows. */
+export async function recordLoginFailure(
+  rt: Runtime,
+  failure: { tenantId?: string; connectionId?: string; protocol: Amr; error: unknown },
+): Promise<void> {
+  const reason = isAppError(failure.error) ? failure.error.code : 'internal_error';
+  await rt.events
+    .publish({
+      type: 'login.failed',
+      ...(failure.tenantId ? { tenantId: failure.tenantId } : {}),
+      detail: {
+        protocol: failure.protocol,
+        reason,
+        ...(failure.connectionId ? { connectionId: failure.connectionId } : {}),
+      },
+    })
+    .catch(() => undefined);
+}
+
+export async function tenantOf(rt: Runtime, tenantId: string): Promise<Tenant> {
+  const tenant = await getTenant(rt.db, tenantId);
+  if (!tenant) throw Errors.notFound('The organization');
+  return tenant;
+}
+
+/**
+ * The protocol-blind end of every IdP login: provisioning, authorization, session, events and the
+ * response. Connectors call it with the identity they verified and the redirect the user asked for.
+ */
+export async function signInWithIdentity(
+  rt: Runtime,
+  request: HttpRequest,
+  connection: Connection,
+  identity: VerifiedIdentity,
+  requestedRedirect?: string,
+): Promise<HttpResult> {
+  try {
+    if (identity.connectionId !== connection.id || identity.tenantId !== connection.tenantId) {
+      throw new AppError(500, 'internal_error', 'identity from another connection', { expose: false });
+    }
+    const tenant = await tenantOf(rt, connection.tenantId);
+    const provisioned = await provision(rt, connection, identity);
+    const groups = await resolveGroups(rt, provisioned.membership, connection, identity.externalGroups);
+    const issued = await issueSession(rt, {
+      tenantId: tenant.id,
+      userId: provisioned.user.id,
+      email: provisioned.user.email,
+      role: provisioned.membership.role,
+      groups,
+      amr: connection.type,
+      ttlSeconds: tenant.settings.sessionTtlSeconds,
+      connectionId: connection.id,
+      subject: identity.subject,
+      ...(connection.authorization.enabled ? { authzTtlSeconds: connection.authorization.ttlSeconds } : {}),
+    });
+    const base = { connectionId: connection.id, userId: provisioned.user.id };
+    await rt.events.publish(
+      ...(provisioned.created
+        ? [
+            {
+              type: 'user.provisioned',
+              tenantId: tenant.id,
+              detail: { ...base, mode: connection.provisioning.mode },
+            },
+          ]
+        : []),
+      ...(provisioned.updated
+        ? [{ type: 'user.updated', tenantId: tenant.id, detail: { ...base, by: 'provisioning' } }]
+        : []),
+      {
+        type: 'login.succeeded',
+        tenantId: tenant.id,
+        detail: { ...base, protocol: connection.type, sessionId: issued.record.id },
+      },
+    );
+    return loginResponse(rt, request, tenant, issued, requestedRedirect);
+  } catch (error) {
+    await recordLoginFailure(rt, {
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      protocol: connection.type,
+      error,
+    });
+    throw error;
+  }
+}

@@ -1,0 +1,70 @@
+import { AppError } from '../errors.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import type { Runtime } from '../runtime.ts';
+import { getConnection } from '../store/connections.ts';
+import { refreshSession } from '../store/sessions.ts';
+import { getMembership } from '../store/users.ts';
+import { resolveGroups } from './authorization.ts';
+import { refresherFor } from './refresh.ts';
+import { resign, revokeSession, verifySession } from './sessions.ts';
+
+const ended = (why: string) =>
+  new AppError(401, 'session_revoked', `The session has ended: ${why}. Sign in again.`);
+
+/**
+ * POST /session/refresh: when the session's authorization has expired, re-read it through the
+ * connector (we never keep the user's password) and re-sign the session with what the user has now;
+ * a user gone from the directory or from the tenant loses the session.
+ */
+export async function refreshAuthorization(rt: Runtime, token: string) {
+  const { record } = await verifySession(rt, token, { allowExpiredAuthorization: true });
+  const now = epochSeconds(rt.clock.now());
+  const membership = await getMembership(rt.db, record.tenantId, record.userId, true);
+  if (membership?.status !== 'active') {
+    await revokeSession(rt, record.id);
+    throw ended('your access to this organization was removed');
+  }
+  if (!record.authzExpiresAt || record.authzExpiresAt > now) {
+    // Nothing to re-read yet: the role may still have changed.
+    const next = { ...record, role: membership.role };
+    return { record: next, ...(await resign(rt, next)), refreshed: false };
+  }
+  const connection = record.connectionId
+    ? await getConnection(rt.db, record.tenantId, record.connectionId)
+    : undefined;
+  const refresher = connection ? refresherFor(connection.type) : undefined;
+  if (!connection || !connection.enabled || !refresher) {
+    throw new AppError(401, 'login_required', 'Your authorization has expired; sign in again.');
+  }
+  const outcome = await refresher(rt, connection, record);
+  if (outcome === 'gone') {
+    await revokeSession(rt, record.id);
+    await rt.events.publish({
+      type: 'session.revoked',
+      tenantId: record.tenantId,
+      detail: { userId: record.userId, sessionId: record.id, reason: 'identity_gone' },
+    });
+    throw ended('your account is no longer in the directory');
+  }
+  let groups: Awaited<ReturnType<typeof resolveGroups>>;
+  try {
+    groups = await resolveGroups(rt, membership, connection, outcome.externalGroups);
+  } catch (error) {
+    await revokeSession(rt, record.id);
+    throw error;
+  }
+  const next = {
+    ...record,
+    role: membership.role,
+    groups,
+    authzExpiresAt: now + connection.authorization.ttlSeconds,
+  };
+  if (!(await refreshSession(rt.db, next))) throw ended('it was changed or revoked meanwhile');
+  next.version += 1;
+  await rt.events.publish({
+    type: 'session.refreshed',
+    tenantId: record.tenantId,
+    detail: { userId: record.userId, sessionId: record.id, groups: groups.map((g) => g.id) },
+  });
+  return { record: next, ...(await resign(rt, next)), refreshed: true };
+}

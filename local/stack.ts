@@ -59,7 +59,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
   await secrets.set(OPERATOR_TOKEN_REF, operatorToken);
   // Like the deployed stack: the signing-key secret exists from the start; the code fills it.
-  await secrets.get(SESSION_KEYS_REF).catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
+  await secrets
+    .get(SESSION_KEYS_REF)
+    .catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
   const events = new LocalEventBus();
 
   const handlers = await loadHandlers();

@@ -5,6 +5,7 @@
  * backslashes, control characters or spaces, credentials, encoded slashes or dots, or anything the
  * URL parser would change (so `//evil`, `https:evil`, `/\\evil` and friends never pass).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
 const FORBIDDEN = /[\\\u0000-\u0020\u007f]|%(2f|5c|2e|00)/i;
 
 function parse(candidate: string): URL | undefined {

@@ -33,7 +33,7 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
     ? await getConnection(rt.db, record.tenantId, record.connectionId)
     : undefined;
   const refresher = connection ? refresherFor(connection.type) : undefined;
-  if (!connection || !connection.enabled || !refresher) {
+  if (!connection?.enabled || !refresher) {
     throw new AppError(401, 'login_required', 'Your authorization has expired; sign in again.');
   }
   const outcome = await refresher(rt, connection, record);

@@ -12,6 +12,8 @@ export const handler = httpFunction({
   'GET /admin/tenants/{tenantId}/connections/{connectionId}': connections.getConnection,
   'PATCH /admin/tenants/{tenantId}/connections/{connectionId}': connections.patchConnection,
   'DELETE /admin/tenants/{tenantId}/connections/{connectionId}': connections.deleteConnection,
+  'POST /admin/tenants/{tenantId}/connections/{connectionId}/test': connections.testConnection,
+  'GET /admin/tenants/{tenantId}/connections/{connectionId}/directory-groups': connections.directoryGroups,
   'POST /admin/tenants/{tenantId}/users': members.createUser,
   'GET /admin/tenants/{tenantId}/users': members.listUsers,
   'GET /admin/tenants/{tenantId}/users/{userId}': members.getUser,

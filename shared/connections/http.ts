@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import { authenticate } from '../auth/principal.ts';
 import { etagOf, ifMatchVersion } from '../http/etag.ts';
-import { jsonBody, pathParam } from '../http/request.ts';
+import { jsonBody, pathParam, validate } from '../http/request.ts';
 import { json, noContent } from '../http/responses.ts';
 import type { Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
@@ -57,4 +58,30 @@ export const deleteConnection: Operation = async (request) => {
     ifMatchVersion(request),
   );
   return noContent();
+};
+
+export const testConnection: Operation = async (request) => {
+  const principal = await authenticate(request);
+  const result = await service.testConnection(
+    runtime(),
+    principal,
+    pathParam(request, 'tenantId'),
+    pathParam(request, 'connectionId'),
+  );
+  return json(200, result);
+};
+
+const GroupQuery = z.strictObject({ q: z.string().max(200).default('') });
+
+export const directoryGroups: Operation = async (request) => {
+  const principal = await authenticate(request);
+  const { q } = validate(GroupQuery, request.query, 'query');
+  const items = await service.directoryGroups(
+    runtime(),
+    principal,
+    pathParam(request, 'tenantId'),
+    pathParam(request, 'connectionId'),
+    q,
+  );
+  return json(200, { items });
 };

@@ -13,6 +13,10 @@ export interface Connection {
   secretRefs: Record<string, string>;
   provisioning: ProvisioningConfig;
   authorization: AuthorizationConfig;
+  /** The compatibility report of the last save or live test. */
+  compatibility: Compatibility;
+  /** Facts learnt on save (parsed IdP metadata, discovery); never secrets. */
+  derived?: Record<string, unknown>;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -28,3 +32,9 @@ export interface Finding {
   code: string;
   message: string;
 }
+
+export const verdict = (problems: Finding[], warnings: Finding[]): Compatibility => ({
+  compatible: problems.length === 0,
+  problems,
+  warnings,
+});

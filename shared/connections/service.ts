@@ -104,7 +104,8 @@ export function viewOf(rt: Runtime, connection: Connection): ConnectionView {
     authorization: connection.authorization,
     secretsSet: Object.keys(connection.secretRefs).sort(),
     sp: connector.sp(rt.config.BASE_URL, connection.id),
-    compatibility: connector.compatibility(connection.config, { config: rt.config }),
+    compatibility: connection.compatibility,
+    ...(connection.derived?.idp ? { idp: connection.derived.idp } : {}),
     version: connection.version,
     createdAt: connection.createdAt,
     updatedAt: connection.updatedAt,
@@ -130,6 +131,12 @@ export async function createConnection(rt: Runtime, principal: Principal, tenant
 
   const id = randomUUID();
   const now = rt.clock.now().toISOString();
+  const saved = await CONNECTORS[body.type].onSave(rt, {
+    tenantId,
+    connectionId: id,
+    config: config as never,
+    secret: async (path) => secrets.get(path),
+  });
   const secretRefs = await storeSecrets(rt, tenantId, id, secrets);
   const connection: Connection = {
     id,
@@ -141,6 +148,8 @@ export async function createConnection(rt: Runtime, principal: Principal, tenant
     secretRefs,
     provisioning: body.provisioning,
     authorization: body.authorization,
+    compatibility: saved.compatibility,
+    ...(saved.derived ? { derived: saved.derived } : {}),
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -228,9 +237,24 @@ export async function patchConnection(
   const { plain, secrets } = splitSecrets(config, secretPaths);
   requireSecrets(type, config, new Set([...kept.keys(), ...secrets.keys()]));
 
+  const saved = await CONNECTORS[type].onSave(rt, {
+    tenantId,
+    connectionId,
+    config: config as never,
+    secret: async (path) => {
+      const fresh = secrets.get(path);
+      if (fresh !== undefined) return fresh;
+      const ref = kept.get(path);
+      return ref === undefined ? undefined : rt.secrets.get(ref);
+    },
+    previous: current,
+  });
   const newRefs = await storeSecrets(rt, tenantId, connectionId, secrets);
+  const { derived: _old, ...base } = current;
   const updated: Connection = {
-    ...current,
+    ...base,
+    compatibility: saved.compatibility,
+    ...(saved.derived ? { derived: saved.derived } : {}),
     name: body.name,
     enabled: body.enabled,
     config: plain,
@@ -277,4 +301,44 @@ export async function deleteConnection(
     tenantId,
     detail: { ...actorOf(principal), connectionId, connectionType: deleted.type },
   });
+}
+
+export async function testConnection(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!connection) throw Errors.notFound('The connection');
+  const connector = connectorOf(connection);
+  if (!connector.liveTest) {
+    throw new AppError(400, 'not_supported', `A ${connection.type} connection has no live test yet.`);
+  }
+  const result = await connector.liveTest(rt, connection);
+  await repo.recordLiveTest(rt.db, connection, result);
+  await rt.events.publish({
+    type: 'connection.tested',
+    tenantId,
+    detail: { connectionId, compatible: result.compatibility.compatible },
+  });
+  return { compatibility: result.compatibility, report: result.report };
+}
+
+export async function directoryGroups(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+  query: string,
+) {
+  await tenantToManage(rt, principal, tenantId);
+  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!connection) throw Errors.notFound('The connection');
+  const connector = connectorOf(connection);
+  if (!connector.directoryGroups) {
+    throw new AppError(400, 'not_supported', 'Only LDAP connections have directory groups.');
+  }
+  return connector.directoryGroups(rt, connection, query);
 }

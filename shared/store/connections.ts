@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Connection } from '../connections/model.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
@@ -28,6 +28,12 @@ const fromItem = (item: Record<string, unknown>): Connection => ({
   secretRefs: (item.secretRefs as Connection['secretRefs'] | undefined) ?? {},
   provisioning: item.provisioning as Connection['provisioning'],
   authorization: item.authorization as Connection['authorization'],
+  compatibility: (item.compatibility as Connection['compatibility'] | undefined) ?? {
+    compatible: true,
+    problems: [],
+    warnings: [],
+  },
+  ...(item.derived ? { derived: item.derived as Record<string, unknown> } : {}),
   version: item.version as number,
   createdAt: item.createdAt as string,
   updatedAt: item.updatedAt as string,
@@ -166,4 +172,24 @@ export async function deleteConnection(
     }
     throw error;
   }
+}
+
+/** Stores a live test's findings without touching the configuration (no version bump). */
+export async function recordLiveTest(
+  db: Db,
+  connection: Pick<Connection, 'tenantId' | 'id'>,
+  result: { compatibility: Connection['compatibility']; derived?: Record<string, unknown> },
+): Promise<void> {
+  await db.doc.send(
+    new UpdateCommand({
+      TableName: db.table,
+      Key: keys.connection(connection.tenantId, connection.id),
+      UpdateExpression: result.derived ? 'SET compatibility = :c, derived = :d' : 'SET compatibility = :c',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: {
+        ':c': result.compatibility,
+        ...(result.derived ? { ':d': result.derived } : {}),
+      },
+    }),
+  );
 }

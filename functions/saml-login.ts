@@ -1,0 +1,7 @@
+import { httpFunction } from '#shared/http/handler.ts';
+import { notImplemented } from '#shared/http/responses.ts';
+
+// The saml issue implements this function; until then its routes answer 501.
+export const handler = httpFunction({
+  'GET /saml/{connectionId}/login': notImplemented,
+});

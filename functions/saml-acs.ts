@@ -1,7 +1,6 @@
 import { httpFunction } from '#shared/http/handler.ts';
-import { notImplemented } from '#shared/http/responses.ts';
+import { acs } from '#shared/saml/http.ts';
 
-// The saml issue implements this function; until then its routes answer 501.
 export const handler = httpFunction({
-  'POST /saml/{connectionId}/acs': notImplemented,
+  'POST /saml/{connectionId}/acs': acs,
 });

@@ -23,7 +23,7 @@ export interface FunctionSpec {
   secrets: {
     /** The operator token (admin API authentication). */
     operatorToken?: 'read';
-    /** The session signing keys: read to verify/sign, rotate to add a new key. */
+    /** The session signing keys: read to verify; rotate (write) for functions that sign sessions, which create the first key. */
     sessionKeys?: 'read' | 'rotate';
     /** Connection secrets under the prefix: read at login, manage (create/delete) from the admin API. */
     connections?: 'read' | 'manage';
@@ -62,7 +62,7 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     timeoutSeconds: 15,
     table: 'readWrite',
-    secrets: { sessionKeys: 'read', connections: 'read' },
+    secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
   },
   'saml-login': {
@@ -86,7 +86,7 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     timeoutSeconds: 15,
     table: 'readWrite',
-    secrets: { sessionKeys: 'read', connections: 'read' },
+    secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
   },
   'ldap-login': {
@@ -94,7 +94,7 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     timeoutSeconds: 20,
     table: 'readWrite',
-    secrets: { sessionKeys: 'read', connections: 'read' },
+    secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
   },
   'password-login': {
@@ -102,7 +102,7 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     timeoutSeconds: 10,
     table: 'readWrite',
-    secrets: { sessionKeys: 'read' },
+    secrets: { sessionKeys: 'rotate' },
     events: true,
   },
   session: {
@@ -110,7 +110,7 @@ export const FUNCTIONS = {
     memoryMb: 512,
     timeoutSeconds: 15,
     table: 'readWrite',
-    secrets: { sessionKeys: 'read', connections: 'read' },
+    secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
   },
   tokens: {

@@ -35,6 +35,8 @@ export interface ConnectorDefinition<C> {
   onSave(rt: Runtime, input: SaveInput<C>): Promise<SaveResult>;
   /** POST …/connections/{c}/test: a live check (fetch metadata / discovery, bind the service account). */
   liveTest?(rt: Runtime, connection: Connection): Promise<SaveResult & { report: Record<string, unknown> }>;
+  /** Cleans up what onSave wrote outside the connection item. */
+  onDelete?(rt: Runtime, connection: Connection): Promise<void>;
   /** GET …/connections/{c}/directory-groups?q=: groups to import as external roles (LDAP). */
   directoryGroups?(
     rt: Runtime,

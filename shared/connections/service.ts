@@ -296,6 +296,7 @@ export async function deleteConnection(
   await tenantToManage(rt, principal, tenantId);
   const deleted = await repo.deleteConnection(rt.db, tenantId, connectionId, ifMatch);
   await dropSecrets(rt, Object.values(deleted.secretRefs));
+  await connectorOf(deleted).onDelete?.(rt, deleted);
   await rt.events.publish({
     type: 'connection.deleted',
     tenantId,

@@ -57,11 +57,17 @@ async function materialize(stored: StoredKey[]): Promise<SigningKey[]> {
   );
 }
 
-/** The usable keys, newest last. An empty secret (first use after deploy) gets its first key. */
-export async function signingKeys(rt: Runtime, options: { refresh?: boolean } = {}): Promise<SigningKey[]> {
-  if (cache && cache.until > Date.now() && !options.refresh) return cache.keys;
+/**
+ * The usable keys, newest last. An empty secret (first use after deploy) gets its first key from a
+ * function that signs sessions (`create`; its role may write the secret); verifiers only read.
+ */
+export async function signingKeys(
+  rt: Runtime,
+  options: { refresh?: boolean; create?: boolean } = {},
+): Promise<SigningKey[]> {
+  if (cache && cache.until > Date.now() && !options.refresh && cache.keys.length > 0) return cache.keys;
   let stored = await readStored(rt);
-  if (stored.length === 0) {
+  if (stored.length === 0 && options.create) {
     await rt.secrets.update(
       rt.config.SESSION_KEYS_SECRET_ID,
       JSON.stringify({ keys: [await newStoredKey(rt)] }),
@@ -88,7 +94,7 @@ export async function rotateSigningKey(rt: Runtime): Promise<string> {
 }
 
 export async function currentKey(rt: Runtime): Promise<SigningKey> {
-  const keys = await signingKeys(rt);
+  const keys = await signingKeys(rt, { create: true });
   const key = keys.at(-1);
   if (!key) throw new Error('no session signing key');
   return key;

@@ -1,21 +1,120 @@
-import { type Finding, verdict } from '../connections/model.ts';
-import type { ConnectorDefinition } from '../connections/registry.ts';
+import { type Compatibility, type Finding, verdict } from '../connections/model.ts';
+import type { ConnectorDefinition, SaveResult } from '../connections/registry.ts';
 import type { SamlConfig } from '../connections/schema.ts';
+import { isAppError } from '../errors.ts';
+import { guardedFetch } from '../net/url-guard.ts';
+import type { Runtime } from '../runtime.ts';
+import { claimEntity, connectionsUsingEntity, releaseEntity } from '../store/idp-entities.ts';
+import { assess, type IdpMetadata, MetadataError, parseIdpMetadata } from './metadata.ts';
+
+export interface SamlDerived {
+  idp: IdpMetadata & { fetchedAt: string; source: 'xml' | 'url' };
+}
+
+const spUrls = (baseUrl: string, id: string) => ({
+  entityId: `${baseUrl}/saml/${id}/metadata.xml`,
+  acsUrl: `${baseUrl}/saml/${id}/acs`,
+  metadataUrl: `${baseUrl}/saml/${id}/metadata.xml`,
+  loginUrl: `${baseUrl}/saml/${id}/login`,
+});
+
+async function loadMetadata(
+  rt: Runtime,
+  config: SamlConfig,
+): Promise<{ xml: string; source: 'xml' | 'url' }> {
+  if (config.idpMetadataXml) return { xml: config.idpMetadataXml, source: 'xml' };
+  const url = config.idpMetadataUrl ?? '';
+  const res = await guardedFetch(url, {
+    allowPrivate: rt.config.ALLOW_PRIVATE_URLS,
+    maxBytes: 1024 * 1024,
+    timeoutMs: 5000,
+  });
+  if (res.status !== 200)
+    throw new MetadataError('metadata_fetch_failed', `The metadata URL answered ${res.status}.`);
+  return { xml: res.text, source: 'url' };
+}
+
+/**
+ * Reads the IdP metadata (pasted, or fetched through the SSRF guard), keeps the parsed result, and
+ * reports compatibility. When a fetch or parse fails and an earlier good copy exists, the good
+ * copy stays and the failure is a warning, so a flaky IdP never breaks working logins.
+ */
+async function refresh(
+  rt: Runtime,
+  tenantId: string,
+  connectionId: string,
+  config: SamlConfig,
+  previous: SamlDerived | undefined,
+): Promise<SaveResult> {
+  const fail = (code: string, message: string): SaveResult => {
+    const finding: Finding = { code, message };
+    if (previous?.idp) {
+      const kept = assess(previous.idp, rt.clock.now(), false);
+      return {
+        compatibility: verdict(kept.problems, [
+          ...kept.warnings,
+          { code: 'metadata_refresh_failed', message },
+        ]),
+        derived: previous as unknown as Record<string, unknown>,
+      };
+    }
+    return { compatibility: verdict([finding], []) };
+  };
+  let meta: IdpMetadata;
+  let source: 'xml' | 'url';
+  try {
+    const loaded = await loadMetadata(rt, config);
+    source = loaded.source;
+    meta = parseIdpMetadata(loaded.xml);
+  } catch (error) {
+    if (error instanceof MetadataError) return fail(error.code, error.message);
+    if (isAppError(error))
+      return fail(
+        error.code === 'url_not_allowed' ? 'url_not_allowed' : 'metadata_fetch_failed',
+        error.message,
+      );
+    throw error;
+  }
+  const others = (await connectionsUsingEntity(rt.db, meta.entityId)).filter((id) => id !== connectionId);
+  if (previous?.idp && previous.idp.entityId !== meta.entityId)
+    await releaseEntity(rt.db, previous.idp.entityId, connectionId);
+  await claimEntity(rt.db, meta.entityId, connectionId, tenantId);
+  const derived: SamlDerived = { idp: { ...meta, fetchedAt: rt.clock.now().toISOString(), source } };
+  return {
+    compatibility: assess(meta, rt.clock.now(), others.length > 0) satisfies Compatibility,
+    derived: derived as unknown as Record<string, unknown>,
+  };
+}
 
 export const samlConnector: ConnectorDefinition<SamlConfig> = {
   secretPaths: [['spPrivateKeyPem']],
   requiredSecrets: () => [],
-  sp: (baseUrl, id) => ({
-    entityId: `${baseUrl}/saml/${id}/metadata.xml`,
-    acsUrl: `${baseUrl}/saml/${id}/acs`,
-    metadataUrl: `${baseUrl}/saml/${id}/metadata.xml`,
-    loginUrl: `${baseUrl}/saml/${id}/login`,
-  }),
-  onSave: async (rt, { config }) => {
-    const problems: Finding[] = [];
-    if (config.idpMetadataUrl?.startsWith('http:') && !rt.config.ALLOW_PRIVATE_URLS) {
-      problems.push({ code: 'insecure_url', message: 'The metadata URL must use https.' });
-    }
-    return { compatibility: verdict(problems, []) };
+  sp: spUrls,
+  onSave: (rt, { tenantId, connectionId, config, previous }) =>
+    refresh(rt, tenantId, connectionId, config, previous?.derived as SamlDerived | undefined),
+  liveTest: async (rt, connection) => {
+    const result = await refresh(
+      rt,
+      connection.tenantId,
+      connection.id,
+      connection.config as SamlConfig,
+      connection.derived as SamlDerived | undefined,
+    );
+    const idp = (result.derived as SamlDerived | undefined)?.idp;
+    return {
+      ...result,
+      report: idp
+        ? {
+            entityId: idp.entityId,
+            certificates: idp.certificates.length,
+            fetchedAt: idp.fetchedAt,
+            source: idp.source,
+          }
+        : {},
+    };
+  },
+  onDelete: async (rt, connection) => {
+    const idp = (connection.derived as SamlDerived | undefined)?.idp;
+    if (idp) await releaseEntity(rt.db, idp.entityId, connection.id);
   },
 };

@@ -13,6 +13,7 @@ const P = {
   xrole: 'XROLE#',
   mapping: 'MAP#',
   replay: 'REPLAY#',
+  idpEntity: 'IDPENTITY#',
   state: 'STATE#',
   session: 'SESSION#',
   token: 'TOKEN#',
@@ -82,6 +83,13 @@ export const keys = {
     pk: P.tenant + tenantId,
     skPrefix: `${P.mapping}${xroleId}#`,
   }),
+
+  /** One item per SAML connection under its IdP entityID: finds other connections using it. */
+  idpEntity: (entityIdHash: string, connectionId: string): Key => ({
+    pk: P.idpEntity + entityIdHash,
+    sk: P.connection + connectionId,
+  }),
+  idpEntityOf: (entityIdHash: string) => ({ pk: P.idpEntity + entityIdHash }),
 
   replay: (connectionId: string, assertionId: string): Key => ({
     pk: `${P.replay}${connectionId}#${assertionId}`,

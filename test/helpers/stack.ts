@@ -40,7 +40,12 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
       if (token !== null) h.authorization = `Bearer ${token}`;
       if (body !== undefined) {
         h['content-type'] ??= 'application/json';
-        init.body = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+        init.body =
+          typeof body === 'string'
+            ? body
+            : body instanceof Uint8Array
+              ? Buffer.from(body)
+              : JSON.stringify(body);
       }
       const res = await fetch(stack.url + path, init);
       const text = await res.text();

@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idpMetadata, makeIdpKey } from '../../local/demo/saml-idp.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -39,8 +40,11 @@ const bodies = {
     type: 'saml',
     name: 'Okta',
     saml: {
-      idpMetadataXml:
-        '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp"/>',
+      idpMetadataXml: idpMetadata(
+        'https://idp.example.test',
+        [makeIdpKey().certDer],
+        'https://idp.example.test/sso',
+      ),
       spPrivateKeyPem: SP_KEY,
       spCertificatePem: SP_CERT,
     },
@@ -86,7 +90,10 @@ describe.each(Object.entries(bodies))('a %s connection', (type, body) => {
     expect(res.status).toBe(201);
     created = res.body;
     expect(created).toMatchObject({ type, name: body.name, enabled: true, version: 1, tenantId: 'conn-co' });
-    expect(created.compatibility).toMatchObject({ compatible: true, problems: [] });
+    expect(created.compatibility, JSON.stringify(created.compatibility)).toMatchObject({
+      compatible: true,
+      problems: [],
+    });
     expect(created.sp.loginUrl).toBe(`${stack.url}/${type}/${created.id}/login`);
     for (const secret of secretValues) expect(res.text).not.toContain(secret);
     await expectNoSecretInTable();
@@ -314,5 +321,55 @@ describe('invalid connection bodies', () => {
     });
     expect(res.status).toBe(201);
     expect(res.body.compatibility.warnings.map((w) => w.code)).toEqual(['insecure_transport']);
+  });
+});
+
+describe('SAML metadata on save', () => {
+  it('reports unparseable metadata, a missing IDPSSODescriptor and an entityID used twice', async () => {
+    const make = (xml: string) =>
+      stack.call<View>('POST', base, { body: { type: 'saml', name: 'x', saml: { idpMetadataXml: xml } } });
+    const broken = await make('<not xml');
+    expect(broken.status).toBe(201);
+    expect(broken.body.compatibility).toMatchObject({
+      compatible: false,
+      problems: [{ code: 'unparseable_metadata' }],
+    });
+    const noIdp = await make(
+      '<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://x"/>',
+    );
+    expect(noIdp.body.compatibility.problems).toEqual([
+      expect.objectContaining({ code: 'no_idp_descriptor' }),
+    ]);
+    const weak = makeIdpKey({ bits: 1024, digest: 'sha1', days: 10 });
+    const meta = idpMetadata('https://shared-idp.test', [weak.certDer], 'https://shared-idp.test/sso');
+    const firstUse = await make(meta);
+    const codes = (v: View) => ({
+      problems: (v.compatibility.problems as { code: string }[]).map((p) => p.code).sort(),
+      warnings: v.compatibility.warnings.map((w) => w.code).sort(),
+    });
+    expect(codes(firstUse.body)).toEqual({
+      problems: ['weak_key'],
+      warnings: ['certificate_expiring', 'sha1_certificate'],
+    });
+    const second = await make(meta);
+    expect(codes(second.body).problems).toEqual(['entity_id_in_use', 'weak_key']);
+  });
+
+  it('refuses a metadata URL pointing at an internal address when private URLs are not allowed', async () => {
+    const { checkUrl } = await import('../../shared/net/url-guard.ts');
+    for (const url of [
+      'http://idp.test/m',
+      'https://127.0.0.1/m',
+      'https://[::1]/m',
+      'https://169.254.169.254/latest',
+      'https://10.1.2.3/m',
+      'https://user:pw@idp.test/m',
+      'https://localhost/m',
+    ]) {
+      expect(() => checkUrl(url, { allowPrivate: false }), url).toThrow(/not allowed/);
+    }
+    expect(checkUrl('https://idp.example.com/metadata', { allowPrivate: false }).hostname).toBe(
+      'idp.example.com',
+    );
   });
 });

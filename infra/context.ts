@@ -1,0 +1,71 @@
+/**
+ * The deployment's settings, read once from CDK context (`-c key=value` or cdk.json) and checked
+ * before any construct exists, so a typo stops `cdk synth` with a message naming the key instead
+ * of surfacing as a half-configured stack.
+ */
+export interface StackConfig {
+  /** Names the stack and the secrets, e.g. `prod`, `staging`. */
+  stage: string;
+  /** Optional custom domain; the base URL (SAML entity IDs, OIDC redirect URIs) follows it. */
+  domain?: { name: string; certificateArn: string };
+  /** Optional e-mail address subscribed to the alarm topic. */
+  alarmEmail?: string;
+  /** Optional VPC for the LDAP functions, to reach a directory on a private network. */
+  ldapNetwork?: { vpcId: string; subnetIds: string[] };
+}
+
+export type ContextReader = (key: string) => unknown;
+
+const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
+
+function optionalString(get: ContextReader, key: string): string | undefined {
+  const value = get(key);
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new Error(`Context "${key}" must be a string`);
+  return value.trim();
+}
+
+/** Subnet ids from cdk.json (an array) or from the command line (`-c ldapSubnetIds=subnet-a,subnet-b`). */
+function stringList(get: ContextReader, key: string): string[] {
+  const value = get(key);
+  if (value === undefined || value === null || value === '') return [];
+  const items = typeof value === 'string' ? value.split(',') : value;
+  if (!Array.isArray(items) || !items.every((i) => typeof i === 'string')) {
+    throw new Error(`Context "${key}" must be a list of strings or a comma-separated string`);
+  }
+  return items.map((i) => i.trim()).filter((i) => i.length > 0);
+}
+
+export function readStackConfig(get: ContextReader): StackConfig {
+  const stage = optionalString(get, 'stage') ?? 'prod';
+  if (!STAGE.test(stage)) {
+    throw new Error(`Context "stage" must match ${STAGE} (lower-case, starts with a letter): got "${stage}"`);
+  }
+  const config: StackConfig = { stage };
+
+  const domainName = optionalString(get, 'domainName');
+  const certificateArn = optionalString(get, 'certificateArn');
+  if ((domainName === undefined) !== (certificateArn === undefined)) {
+    throw new Error('Context "domainName" and "certificateArn" go together: set both or neither');
+  }
+  if (domainName !== undefined && certificateArn !== undefined) {
+    if (!certificateArn.startsWith('arn:')) throw new Error('Context "certificateArn" must be an ACM ARN');
+    config.domain = { name: domainName.toLowerCase(), certificateArn };
+  }
+
+  const alarmEmail = optionalString(get, 'alarmEmail');
+  if (alarmEmail !== undefined) {
+    if (!/^[^@\s]+@[^@\s]+$/.test(alarmEmail))
+      throw new Error('Context "alarmEmail" is not an e-mail address');
+    config.alarmEmail = alarmEmail;
+  }
+
+  const vpcId = optionalString(get, 'ldapVpcId');
+  const subnetIds = stringList(get, 'ldapSubnetIds');
+  if ((vpcId === undefined) !== (subnetIds.length === 0)) {
+    throw new Error('Context "ldapVpcId" and "ldapSubnetIds" go together: set both or neither');
+  }
+  if (vpcId !== undefined) config.ldapNetwork = { vpcId, subnetIds };
+
+  return config;
+}

@@ -1,0 +1,119 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { FUNCTIONS, type FunctionSpec, ROUTES } from '#shared/routes.ts';
+import { Api } from './api.ts';
+import { BACKGROUND_FUNCTIONS, writtenBackgroundFunctions } from './background.ts';
+import type { StackConfig } from './context.ts';
+import { Data } from './data.ts';
+import { Events } from './events.ts';
+import { type FunctionNetwork, pascal, SsoFunction } from './function.ts';
+import { ldapNetwork } from './network.ts';
+import { Observability } from './observability.ts';
+
+export interface SsoStackProps extends StackProps {
+  config: StackConfig;
+}
+
+/**
+ * The whole service in one stack: API, functions, table, secrets, event bus, dashboard and alarms.
+ * It is environment-agnostic (no account or region, no lookups), so `cdk synth` runs offline.
+ */
+export class SsoStack extends Stack {
+  readonly data: Data;
+  readonly events: Events;
+  readonly api: Api;
+  /** Every deployed function by its name in the route table (or background list). */
+  readonly functions = new Map<string, SsoFunction>();
+  readonly observability: Observability;
+
+  constructor(scope: Construct, id: string, props: SsoStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.data = new Data(this, 'Data', { stage: config.stage });
+    this.events = new Events(this, 'Events');
+    this.api = new Api(this, 'Api', { domain: config.domain });
+
+    const specs: [string, FunctionSpec][] = [
+      ...Object.entries(FUNCTIONS),
+      ...writtenBackgroundFunctions()
+        .filter((name) => !Object.hasOwn(FUNCTIONS, name))
+        .map((name): [string, FunctionSpec] => [name, BACKGROUND_FUNCTIONS[name]]),
+    ];
+    // Only the LDAP functions join the directory's network; the rest stay out of the VPC (no ENIs,
+    // no NAT gateway or endpoints needed to reach AWS APIs).
+    const inVpc = (name: string) => name.startsWith('ldap');
+    const network =
+      config.ldapNetwork && specs.some(([name]) => inVpc(name))
+        ? ldapNetwork(this, config.ldapNetwork)
+        : undefined;
+    for (const [name, spec] of specs) {
+      this.functions.set(name, this.createFunction(name, spec, inVpc(name) ? network : undefined));
+    }
+
+    this.api.addRoutes(ROUTES, (name) => {
+      const fn = this.functions.get(name);
+      if (!fn) throw new Error(`Route table names function "${name}", which is not in FUNCTIONS`);
+      return fn;
+    });
+    const auditConsumer = this.functions.get('audit-consumer');
+    if (auditConsumer) this.events.deliverAuditTo(auditConsumer);
+    const metadataRefresh = this.functions.get('saml-metadata-refresh');
+    if (metadataRefresh) this.events.scheduleMetadataRefresh(metadataRefresh);
+
+    this.observability = new Observability(this, 'Observability', {
+      stage: config.stage,
+      api: this.api.httpApi,
+      functions: this.functions,
+      table: this.data.table,
+      indexNames: this.data.indexNames,
+      deadLetterQueue: this.events.deadLetterQueue,
+      ...(config.alarmEmail ? { alarmEmail: config.alarmEmail } : {}),
+    });
+
+    new CfnOutput(this, 'BaseUrl', {
+      value: this.api.baseUrl,
+      description: 'Public base URL of the service',
+    });
+    new CfnOutput(this, 'OperatorTokenSecretArn', {
+      value: this.data.operatorToken.secretArn,
+      description: 'Secret holding the operator token (aws secretsmanager get-secret-value --secret-id ...)',
+    });
+    new CfnOutput(this, 'SessionKeysSecretArn', {
+      value: this.data.sessionKeys.secretArn,
+      description: 'Secret holding the session signing keys',
+    });
+    new CfnOutput(this, 'DashboardUrl', { value: this.observability.dashboardUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
+    new CfnOutput(this, 'TableName', { value: this.data.table.tableName });
+    // For the dead-letter runbook in docs/operations.md: read the queue, replay from the archive.
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.events.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'EventBusArn', { value: this.events.bus.eventBusArn });
+    new CfnOutput(this, 'EventArchiveArn', { value: this.events.archive.archiveArn });
+    new CfnOutput(this, 'AuditRuleArn', { value: this.events.auditRule.ruleArn });
+    if (this.api.domainName) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: this.api.domainName.regionalDomainName,
+        description: `Point ${this.api.domainName.name} here (CNAME, or a Route 53 alias)`,
+      });
+    }
+  }
+
+  /** A function from its spec, granted exactly what the spec names (least privilege). */
+  private createFunction(name: string, spec: FunctionSpec, network?: FunctionNetwork): SsoFunction {
+    const { data } = this;
+    const fn = new SsoFunction(this, pascal(name), {
+      name,
+      spec,
+      environment: { BASE_URL: this.api.baseUrl },
+      ...(network ? { network } : {}),
+    });
+    if (spec.table !== 'none') fn.bindTable(data.table, spec.table, data.indexNames);
+    const { operatorToken, sessionKeys, connections } = spec.secrets;
+    if (operatorToken) fn.bindSecret('OPERATOR_TOKEN_SECRET_ID', data.operatorToken, operatorToken);
+    if (sessionKeys) fn.bindSecret('SESSION_KEYS_SECRET_ID', data.sessionKeys, sessionKeys);
+    if (connections) fn.bindSecretPrefix(data.secretsPrefix, data.connectionSecretsPath, connections);
+    if (spec.events) fn.bindBus(this.events.bus);
+    return fn;
+  }
+}

@@ -1,0 +1,290 @@
+import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
+import { AppError } from '../errors.ts';
+import { EMAIL_NAMEID, type IdpMetadata, pemOf } from './metadata.ts';
+import {
+  childElements,
+  descendants,
+  firstChild,
+  malformed,
+  NS,
+  parseUntrustedXml,
+  wholeText,
+} from './xml.ts';
+
+/**
+ * Our own validation of a SAML Response, on top of node-saml's: every gap the issue lists
+ * (Destination, Recipient, Issuer, SHA-1, DOCTYPE, expired SubjectConfirmationData, comments in
+ * NameID, signature wrapping, replays) is closed here. Each refusal has its own code.
+ */
+export interface ResponseChecks {
+  idp: IdpMetadata;
+  spEntityId: string;
+  acsUrl: string;
+  allowSha1: boolean;
+  wantAssertionsSigned: boolean;
+  wantResponseSigned: boolean;
+  clockSkewSeconds: number;
+  now: Date;
+}
+
+export interface ValidatedAssertion {
+  responseId: string;
+  assertionId: string;
+  inResponseTo?: string;
+  nameId: string;
+  nameIdFormat?: string;
+  attributes: Record<string, string[]>;
+  issuer: string;
+  /** Epoch seconds after which the assertion can no longer be used (for the replay guard). */
+  usableUntil: number;
+}
+
+const refuse = (status: number, code: string, message: string) => new AppError(status, code, message);
+
+const STRONG_SIG = new Set([
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384',
+  'http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512',
+]);
+const STRONG_DIGEST = new Set([
+  'http://www.w3.org/2001/04/xmlenc#sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#sha384',
+  'http://www.w3.org/2001/04/xmlenc#sha512',
+]);
+const SHA1_SIG = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
+const SHA1_DIGEST = 'http://www.w3.org/2000/09/xmldsig#sha1';
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+
+function time(element: Element, attribute: string): number | undefined {
+  const value = element.getAttribute(attribute);
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}T/.test(value))
+    throw malformed(`${attribute} is not a dateTime`);
+  return ms;
+}
+
+/** Each signature: one SignedInfo, strong algorithms, nothing hidden in DigestValue (CVE-2025-29774/5). */
+function checkSignatureShape(signature: Element, allowSha1: boolean): void {
+  const signedInfos = childElements(signature, NS.dsig, 'SignedInfo');
+  if (signedInfos.length !== 1 || descendants(signature, NS.dsig, 'SignedInfo').length !== 1) {
+    throw refuse(400, 'invalid_signature', 'A signature has more than one SignedInfo.');
+  }
+  const signedInfo = signedInfos[0] as Element;
+  const method = firstChild(signedInfo, NS.dsig, 'SignatureMethod')?.getAttribute('Algorithm') ?? '';
+  const digests = descendants(signedInfo, NS.dsig, 'DigestMethod').map(
+    (d) => d.getAttribute('Algorithm') ?? '',
+  );
+  const weakOk = (alg: string, strong: Set<string>, sha1: string) =>
+    strong.has(alg) || (allowSha1 && alg === sha1);
+  if (
+    !weakOk(method, STRONG_SIG, SHA1_SIG) ||
+    digests.length === 0 ||
+    !digests.every((d) => weakOk(d, STRONG_DIGEST, SHA1_DIGEST))
+  ) {
+    throw refuse(
+      400,
+      'weak_algorithm',
+      'The response is signed with a weak or unknown algorithm; RSA-SHA256 or stronger is required.',
+    );
+  }
+  for (const dv of descendants(signedInfo, NS.dsig, 'DigestValue')) {
+    for (let c = dv.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType !== 3)
+        throw refuse(400, 'invalid_signature', 'A DigestValue holds something other than text.');
+    }
+  }
+}
+
+export function validateResponse(xml: string, checks: ResponseChecks): ValidatedAssertion {
+  const doc = parseUntrustedXml(xml, 'response');
+  const response = doc.documentElement;
+  if (response.localName !== 'Response' || response.namespaceURI !== NS.protocol)
+    throw malformed('the root is not a samlp:Response');
+
+  // Status first: an IdP refusal is reported as such, whatever else the message holds.
+  const status = firstChild(response, NS.protocol, 'Status');
+  const code = status ? firstChild(status, NS.protocol, 'StatusCode') : undefined;
+  const statusValue = code?.getAttribute('Value') ?? '';
+  if (statusValue !== SUCCESS) {
+    const sub = code ? firstChild(code, NS.protocol, 'StatusCode')?.getAttribute('Value') : undefined;
+    const detail = [statusValue, sub]
+      .filter(Boolean)
+      .map((v) => v?.split(':').pop())
+      .join('/');
+    throw refuse(401, 'idp_error', `The identity provider refused the sign-in (${detail || 'no status'}).`);
+  }
+
+  // Exactly one assertion, a direct child of the Response: anything else (a second assertion, one
+  // hidden in Advice or Extensions, the XSW family) is refused before any signature is read.
+  const assertions = descendants(doc, NS.assertion, 'Assertion');
+  const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
+  if (encrypted.length > 0) {
+    throw refuse(
+      400,
+      'encrypted_assertion_unsupported',
+      'Encrypted assertions are not enabled for this connection.',
+    );
+  }
+  if (assertions.length !== 1 || assertions[0]?.parentNode !== response) {
+    throw malformed('a response must hold exactly one assertion, directly in the Response');
+  }
+  const assertion = assertions[0] as Element;
+
+  // IDs must be unique, or a signature reference could point somewhere unexpected.
+  const ids = new Set<string>();
+  const walk = (n: Node) => {
+    for (let c = n.firstChild; c; c = c.nextSibling) {
+      if (c.nodeType !== 1) continue;
+      const id = (c as Element).getAttribute('ID');
+      if (id) {
+        if (ids.has(id)) throw malformed('two elements share an ID');
+        ids.add(id);
+      }
+      walk(c);
+    }
+  };
+  walk(doc);
+  const responseId = response.getAttribute('ID') ?? '';
+  const assertionId = assertion.getAttribute('ID') ?? '';
+  if (!responseId || !assertionId) throw malformed('the Response and the Assertion need an ID');
+
+  // Signatures: only on the Response or the Assertion; every one present must verify against the
+  // metadata certificates (KeyInfo in the message is never trusted), with strong algorithms.
+  const certs = checks.idp.certificates.map((c) => pemOf(c.der));
+  if (certs.length === 0)
+    throw refuse(400, 'invalid_signature', 'The connection has no IdP signing certificate.');
+  const signatures = descendants(doc, NS.dsig, 'Signature');
+  let responseSigned = false;
+  let assertionSigned = false;
+  for (const signature of signatures) {
+    const parent = signature.parentNode as Element | null;
+    if (parent !== response && parent !== assertion) {
+      throw refuse(
+        400,
+        'invalid_signature',
+        'A signature sits somewhere other than the Response or the Assertion.',
+      );
+    }
+    checkSignatureShape(signature, checks.allowSha1);
+    let verified: string | null;
+    try {
+      verified = getVerifiedXml(xml, parent, certs);
+    } catch (cause) {
+      throw new AppError(400, 'invalid_signature', 'The signature is not valid.', { cause });
+    }
+    if (!verified)
+      throw refuse(400, 'invalid_signature', 'The signature is not valid for the IdP’s certificates.');
+    if (parent === response) responseSigned = true;
+    else assertionSigned = true;
+  }
+  if (!responseSigned && !assertionSigned)
+    throw refuse(400, 'invalid_signature', 'The response is not signed.');
+  if (checks.wantResponseSigned && !responseSigned)
+    throw refuse(400, 'invalid_signature', 'The Response must be signed.');
+  if (checks.wantAssertionsSigned && !assertionSigned)
+    throw refuse(400, 'invalid_signature', 'The Assertion must be signed.');
+
+  // Issuers: both present and both the IdP's entityID.
+  const responseIssuer = firstChild(response, NS.assertion, 'Issuer');
+  const assertionIssuer = firstChild(assertion, NS.assertion, 'Issuer');
+  if (
+    !responseIssuer ||
+    wholeText(responseIssuer) !== checks.idp.entityId ||
+    !assertionIssuer ||
+    wholeText(assertionIssuer) !== checks.idp.entityId
+  ) {
+    throw refuse(
+      400,
+      'issuer_mismatch',
+      'The response does not come from this connection’s identity provider.',
+    );
+  }
+
+  // Destination (SAML bindings 3.5.5.2): required, and ours.
+  if (response.getAttribute('Destination') !== checks.acsUrl) {
+    throw refuse(400, 'destination_mismatch', 'The response was sent to another destination.');
+  }
+
+  const now = checks.now.getTime();
+  const skew = checks.clockSkewSeconds * 1000;
+  const checkWindow = (element: Element) => {
+    const notBefore = time(element, 'NotBefore');
+    const notOnOrAfter = time(element, 'NotOnOrAfter');
+    if (notBefore !== undefined && now + skew < notBefore)
+      throw refuse(400, 'not_yet_valid', 'The assertion is not valid yet.');
+    if (notOnOrAfter !== undefined && now - skew >= notOnOrAfter)
+      throw refuse(400, 'expired', 'The assertion has expired.');
+    return notOnOrAfter;
+  };
+
+  // Conditions: the window, and our entity ID in an AudienceRestriction (Web SSO profile 4.1.4.2).
+  const conditions = firstChild(assertion, NS.assertion, 'Conditions');
+  if (!conditions) throw refuse(400, 'audience_mismatch', 'The assertion has no Conditions and no audience.');
+  const conditionsEnd = checkWindow(conditions);
+  const restrictions = childElements(conditions, NS.assertion, 'AudienceRestriction');
+  if (restrictions.length === 0)
+    throw refuse(400, 'audience_mismatch', 'The assertion has no AudienceRestriction.');
+  for (const r of restrictions) {
+    if (!childElements(r, NS.assertion, 'Audience').some((a) => wholeText(a) === checks.spEntityId)) {
+      throw refuse(400, 'audience_mismatch', 'The assertion is meant for another service.');
+    }
+  }
+
+  // Subject: a bearer confirmation for our ACS, within its window, whatever the login's origin.
+  const subject = firstChild(assertion, NS.assertion, 'Subject');
+  const nameIdElement = subject ? firstChild(subject, NS.assertion, 'NameID') : undefined;
+  if (!subject || !nameIdElement) throw malformed('the assertion has no Subject NameID');
+  const confirmations = childElements(subject, NS.assertion, 'SubjectConfirmation').filter(
+    (c) => c.getAttribute('Method') === BEARER,
+  );
+  if (confirmations.length === 0) throw malformed('the assertion has no bearer SubjectConfirmation');
+  let confirmationEnd: number | undefined;
+  let inResponseTo: string | undefined;
+  for (const confirmation of confirmations) {
+    const data = firstChild(confirmation, NS.assertion, 'SubjectConfirmationData');
+    if (!data || data.getAttribute('Recipient') !== checks.acsUrl) {
+      throw refuse(400, 'recipient_mismatch', 'The assertion was issued for another recipient.');
+    }
+    const end = checkWindow(data);
+    if (end === undefined) throw malformed('SubjectConfirmationData has no NotOnOrAfter');
+    confirmationEnd = Math.max(confirmationEnd ?? 0, end);
+    const irt = data.getAttribute('InResponseTo') || undefined;
+    if (irt) inResponseTo = irt;
+  }
+  const responseIrt = response.getAttribute('InResponseTo') || undefined;
+  if (responseIrt && inResponseTo && responseIrt !== inResponseTo) {
+    throw refuse(400, 'unknown_request', 'The response answers two different requests.');
+  }
+  inResponseTo = responseIrt ?? inResponseTo;
+
+  const attributes: Record<string, string[]> = {};
+  for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {
+    for (const attribute of childElements(statement, NS.assertion, 'Attribute')) {
+      const name = attribute.getAttribute('Name');
+      if (!name) continue;
+      const values = childElements(attribute, NS.assertion, 'AttributeValue').map(wholeText);
+      attributes[name] = [...(attributes[name] ?? []), ...values];
+    }
+  }
+  const nameId = wholeText(nameIdElement);
+  if (!nameId) throw malformed('the NameID is empty');
+  const nameIdFormat = nameIdElement.getAttribute('Format') || undefined;
+  const ends = [conditionsEnd, confirmationEnd].filter((v): v is number => v !== undefined);
+  return {
+    responseId,
+    assertionId,
+    ...(inResponseTo ? { inResponseTo } : {}),
+    nameId,
+    ...(nameIdFormat ? { nameIdFormat } : {}),
+    attributes,
+    issuer: checks.idp.entityId,
+    usableUntil: Math.ceil((Math.max(...ends) + skew) / 1000),
+  };
+}
+
+export { EMAIL_NAMEID };

@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { generateServiceProviderMetadata, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
+import { z } from 'zod';
+import type { Connection } from '../connections/model.ts';
+import type { SamlConfig } from '../connections/schema.ts';
+import { AppError, Errors } from '../errors.ts';
+import type { HttpRequest, HttpResult } from '../http/types.ts';
+import { recordLoginFailure, signInWithIdentity } from '../identity/login.ts';
+import type { VerifiedIdentity } from '../identity/model.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import type { Runtime } from '../runtime.ts';
+import { findConnectionById } from '../store/connections.ts';
+import { consumeLoginState, putLoginState, rememberAssertion } from '../store/one-time.ts';
+import type { SamlDerived } from './connector.ts';
+import { EMAIL_NAMEID, pemOf } from './metadata.ts';
+import { validateResponse } from './response.ts';
+import { malformed } from './xml.ts';
+
+const REQUEST_TTL_SECONDS = 600;
+
+export const spUrls = (rt: Runtime, connectionId: string) => ({
+  entityId: `${rt.config.BASE_URL}/saml/${connectionId}/metadata.xml`,
+  acsUrl: `${rt.config.BASE_URL}/saml/${connectionId}/acs`,
+});
+
+/** The connection behind a SAML route: it must exist, be SAML, be enabled and have IdP metadata. */
+export async function samlConnection(rt: Runtime, connectionId: string) {
+  const connection = /^[0-9a-f-]{36}$/.test(connectionId)
+    ? await findConnectionById(rt.db, connectionId)
+    : undefined;
+  if (!connection || connection.type !== 'saml') throw Errors.notFound('The SAML connection');
+  if (!connection.enabled)
+    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off.');
+  const idp = (connection.derived as SamlDerived | undefined)?.idp;
+  return { connection, config: connection.config as SamlConfig, idp };
+}
+
+async function spKey(rt: Runtime, connection: Connection): Promise<string | undefined> {
+  const ref = connection.secretRefs.spPrivateKeyPem;
+  return ref ? rt.secrets.get(ref) : undefined;
+}
+
+/** GET /saml/{c}/metadata.xml: our SP metadata for the IdP administrator. */
+export async function spMetadata(rt: Runtime, connectionId: string): Promise<string> {
+  const { connection, config } = await samlConnection(rt, connectionId);
+  const { entityId, acsUrl } = spUrls(rt, connection.id);
+  const cert = config.spCertificatePem ?? null;
+  return generateServiceProviderMetadata({
+    issuer: entityId,
+    callbackUrl: acsUrl,
+    identifierFormat: EMAIL_NAMEID,
+    wantAssertionsSigned: true,
+    decryptionCert: cert,
+    publicCerts: cert,
+  });
+}
+
+/** GET /saml/{c}/login: an AuthnRequest (redirect binding), its id kept single-use for the ACS. */
+export async function startLogin(
+  rt: Runtime,
+  connectionId: string,
+  redirect: string | undefined,
+): Promise<string> {
+  const { connection, idp } = await samlConnection(rt, connectionId);
+  if (!idp?.ssoRedirectUrl) {
+    throw new AppError(
+      400,
+      'sp_initiated_unsupported',
+      'The identity provider has no redirect SingleSignOnService.',
+    );
+  }
+  const { entityId, acsUrl } = spUrls(rt, connection.id);
+  const id = `_${randomBytes(20).toString('hex')}`;
+  const key = idp.wantAuthnRequestsSigned ? await spKey(rt, connection) : undefined;
+  const saml = new SAML({
+    entryPoint: idp.ssoRedirectUrl,
+    issuer: entityId,
+    callbackUrl: acsUrl,
+    idpCert: idp.certificates.map((c) => pemOf(c.der)),
+    generateUniqueId: () => id,
+    identifierFormat:
+      idp.nameIdFormats.length === 0 || idp.nameIdFormats.includes(EMAIL_NAMEID) ? EMAIL_NAMEID : null,
+    disableRequestedAuthnContext: true,
+    validateInResponseTo: ValidateInResponseTo.never,
+    ...(key ? { privateKey: key, signatureAlgorithm: 'sha256' as const } : {}),
+  });
+  await putLoginState(rt.db, {
+    id,
+    kind: 'saml',
+    connectionId: connection.id,
+    expiresAt: epochSeconds(rt.clock.now()) + REQUEST_TTL_SECONDS,
+    data: redirect ? { redirect: redirect.slice(0, 2048) } : {},
+  });
+  // RelayState carries the return URL; the ACS still honours it only when it is on the allow-list.
+  return saml.getAuthorizeUrlAsync(redirect ?? '', undefined, {});
+}
+
+const AcsForm = z.looseObject({
+  SAMLResponse: z.string().min(1).max(400_000),
+  RelayState: z.string().max(4096).optional(),
+});
+
+const SAML_EMAIL_ATTRIBUTES = [
+  'email',
+  'mail',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress',
+];
+
+function decode(samlResponse: string): string {
+  const compact = samlResponse.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) throw malformed('SAMLResponse is not base64');
+  const xml = Buffer.from(compact, 'base64').toString('utf8');
+  if (xml.length > 256 * 1024)
+    throw new AppError(413, 'payload_too_large', 'The SAML response is larger than 256 KB.');
+  return xml;
+}
+
+/** POST /saml/{c}/acs: IdP-initiated and SP-initiated responses. */
+export async function consumeResponse(
+  rt: Runtime,
+  request: HttpRequest,
+  connectionId: string,
+): Promise<HttpResult> {
+  const { connection, config, idp } = await samlConnection(rt, connectionId);
+  try {
+    const parsedForm = AcsForm.safeParse(request.body);
+    if (!parsedForm.success) throw malformed('the form needs a SAMLResponse field');
+    const form = parsedForm.data;
+    if (!idp)
+      throw new AppError(400, 'connection_incompatible', 'The connection has no usable IdP metadata.');
+    const { entityId, acsUrl } = spUrls(rt, connection.id);
+    const now = rt.clock.now();
+    const assertion = validateResponse(decode(form.SAMLResponse), {
+      idp,
+      spEntityId: entityId,
+      acsUrl,
+      allowSha1: config.allowSha1,
+      wantAssertionsSigned: config.wantAssertionsSigned,
+      wantResponseSigned: config.wantResponseSigned,
+      clockSkewSeconds: config.clockSkewSeconds,
+      now,
+    });
+
+    // SP-initiated: the request must be ours, for this connection, and unused (consumed atomically).
+    let redirect = form.RelayState;
+    if (assertion.inResponseTo) {
+      const state = await consumeLoginState(rt.db, assertion.inResponseTo, epochSeconds(now));
+      if (!state || state.kind !== 'saml' || state.connectionId !== connection.id) {
+        throw new AppError(
+          400,
+          'unknown_request',
+          'The response answers a request we did not make or already used.',
+        );
+      }
+      redirect = typeof state.data.redirect === 'string' ? state.data.redirect : redirect;
+    }
+    if (
+      !(await rememberAssertion(
+        rt.db,
+        connection.id,
+        assertion.assertionId,
+        assertion.usableUntil,
+        epochSeconds(now),
+      ))
+    ) {
+      await rt.events.publish({
+        type: 'saml.replay_blocked',
+        tenantId: connection.tenantId,
+        detail: { connectionId },
+      });
+      throw new AppError(400, 'replayed_assertion', 'This assertion was already used.');
+    }
+
+    const identity = toIdentity(connection, config, assertion);
+    return await signInWithIdentity(rt, request, connection, identity, redirect);
+  } catch (error) {
+    // signInWithIdentity records its own failures; these are the protocol's.
+    if (!(error instanceof AppError) || !IDENTITY_CODES.has(error.code)) {
+      await recordLoginFailure(rt, { tenantId: connection.tenantId, connectionId, protocol: 'saml', error });
+    }
+    throw error;
+  }
+}
+
+const IDENTITY_CODES = new Set([
+  'user_not_provisioned',
+  'membership_disabled',
+  'account_exists',
+  'self_provisioning_refused',
+  'email_missing',
+  'email_not_verified',
+  'missing_claim',
+  'invalid_claim',
+  'required_role_missing',
+  'busy',
+]);
+
+function toIdentity(
+  connection: Connection,
+  config: SamlConfig,
+  assertion: ReturnType<typeof validateResponse>,
+): VerifiedIdentity {
+  const single = (name: string) => assertion.attributes[name]?.[0];
+  const nameIdIsEmail = assertion.nameIdFormat === EMAIL_NAMEID;
+  const email = config.emailAttribute
+    ? single(config.emailAttribute)
+    : nameIdIsEmail
+      ? assertion.nameId
+      : SAML_EMAIL_ATTRIBUTES.map(single).find(Boolean);
+  const attributes: Record<string, string | string[]> = {};
+  for (const [name, values] of Object.entries(assertion.attributes)) {
+    attributes[name] = values.length === 1 ? (values[0] as string) : values;
+  }
+  const transient = assertion.nameIdFormat === 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+  return {
+    tenantId: connection.tenantId,
+    connectionId: connection.id,
+    protocol: 'saml',
+    issuer: assertion.issuer,
+    // A transient NameID changes every login; the email is then the only stable key.
+    subject: transient ? `email:${(email ?? '').toLowerCase()}` : assertion.nameId,
+    email: email ?? '',
+    emailVerified: true,
+    attributes,
+    externalGroups: config.groupsAttribute ? (assertion.attributes[config.groupsAttribute] ?? []) : [],
+  };
+}

@@ -1,0 +1,44 @@
+import { createHash } from 'node:crypto';
+import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../runtime.ts';
+import { keys } from './keys.ts';
+
+/** Which SAML connections use an IdP entityID (for the compatibility report). */
+const hashOf = (entityId: string) => createHash('sha256').update(entityId).digest('hex');
+
+export async function connectionsUsingEntity(db: Db, entityId: string): Promise<string[]> {
+  const out = await db.doc.send(
+    new QueryCommand({
+      TableName: db.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': keys.idpEntityOf(hashOf(entityId)).pk },
+    }),
+  );
+  return (out.Items ?? []).map((i) => i.connectionId as string);
+}
+
+export async function claimEntity(
+  db: Db,
+  entityId: string,
+  connectionId: string,
+  tenantId: string,
+): Promise<void> {
+  await db.doc.send(
+    new PutCommand({
+      TableName: db.table,
+      Item: {
+        ...keys.idpEntity(hashOf(entityId), connectionId),
+        entity: 'idp-entity',
+        connectionId,
+        tenantId,
+        entityId,
+      },
+    }),
+  );
+}
+
+export async function releaseEntity(db: Db, entityId: string, connectionId: string): Promise<void> {
+  await db.doc.send(
+    new DeleteCommand({ TableName: db.table, Key: keys.idpEntity(hashOf(entityId), connectionId) }),
+  );
+}

@@ -1,0 +1,488 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { writtenBackgroundFunctions } from '../../infra/background.ts';
+import { readStackConfig } from '../../infra/context.ts';
+import { SsoStack } from '../../infra/stack.ts';
+import { FUNCTIONS, type FunctionSpec, ROUTES, routeKey } from '../../shared/routes.ts';
+import { TABLE } from '../../shared/store/table.ts';
+import { cdkJsonContext, grantsOf, nagFindings, resourceLabels, sortGrants } from './helpers.ts';
+
+/**
+ * The production stack, synthesized once with real esbuild bundling (what `cdk synth` does), then
+ * inspected. Stage `test` so that names visibly come from context.
+ */
+let app: App;
+let stack: SsoStack;
+let template: Template;
+let assemblyDir: string;
+
+beforeAll(() => {
+  app = new App({ context: { ...cdkJsonContext(), stage: 'test' } });
+  stack = new SsoStack(app, 'sso-test', { config: readStackConfig((key) => app.node.tryGetContext(key)) });
+  template = Template.fromStack(stack);
+  assemblyDir = app.synth().directory;
+});
+
+function logicalId(construct: IConstruct): string {
+  const resource = construct.node.defaultChild;
+  if (!(resource instanceof CfnElement))
+    throw new Error(`${construct.node.path} has no CloudFormation resource`);
+  return stack.getLogicalId(resource);
+}
+
+function fn(name: string) {
+  const found = stack.functions.get(name);
+  if (!found) throw new Error(`no function ${name}`);
+  return found;
+}
+
+function properties(type: string): Record<string, unknown>[] {
+  return Object.values(template.findResources(type)).map((r) => r.Properties as Record<string, unknown>);
+}
+
+const FUNCTION_ENTRIES = Object.entries(FUNCTIONS) as [string, FunctionSpec][];
+
+describe('the API', () => {
+  it('has exactly the routes of the route table', () => {
+    const keys = properties('AWS::ApiGatewayV2::Route').map((r) => r.RouteKey);
+    expect([...keys].sort()).toEqual(ROUTES.map(routeKey).sort());
+  });
+
+  it('sends each route to the function the route table names', () => {
+    const integrations = template.findResources('AWS::ApiGatewayV2::Integration');
+    const functionOfIntegration = new Map(
+      Object.entries(integrations).map(([id, r]) => [id, JSON.stringify(r.Properties.IntegrationUri)]),
+    );
+    const actual = properties('AWS::ApiGatewayV2::Route').map((r) => {
+      const target = r.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
+      return [r.RouteKey, functionOfIntegration.get(target['Fn::Join'][1][1].Ref)];
+    });
+    const expected = ROUTES.map((route) => [
+      routeKey(route),
+      JSON.stringify({ 'Fn::GetAtt': [logicalId(fn(route.function)), 'Arn'] }),
+    ]);
+    expect(actual.sort()).toEqual(expected.sort());
+  });
+
+  it('has a throttled $default stage writing JSON access logs', () => {
+    const stages = properties('AWS::ApiGatewayV2::Stage');
+    expect(stages).toHaveLength(1);
+    const stage = stages[0] ?? {};
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: {
+        ThrottlingRateLimit: expect.any(Number),
+        ThrottlingBurstLimit: expect.any(Number),
+      },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [logicalId(stack.api.accessLogs), 'Arn'] } },
+    });
+    const format = JSON.parse((stage.AccessLogSettings as { Format: string }).Format) as Record<
+      string,
+      string
+    >;
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' });
+    const accessLogs = template.toJSON().Resources[logicalId(stack.api.accessLogs)].Properties;
+    expect(accessLogs.RetentionInDays).toBeGreaterThan(0);
+  });
+
+  it('gives every function the API endpoint as BASE_URL when there is no custom domain', () => {
+    for (const [name] of FUNCTION_ENTRIES) {
+      const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
+      expect(env.BASE_URL).toEqual({ 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] });
+    }
+  });
+});
+
+describe('the functions', () => {
+  it('are one per FUNCTIONS entry, plus the background functions whose file exists', () => {
+    const expected = [...Object.keys(FUNCTIONS), ...writtenBackgroundFunctions()];
+    expect([...stack.functions.keys()].sort()).toEqual([...new Set(expected)].sort());
+    expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(stack.functions.size);
+  });
+
+  it.each(FUNCTION_ENTRIES)('%s: Node 22 on arm64, traced, sized by its spec', (name, spec) => {
+    const props = template.toJSON().Resources[logicalId(fn(name))].Properties;
+    expect(props).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      MemorySize: spec.memoryMb,
+      Timeout: spec.timeoutSeconds,
+      Handler: 'index.handler',
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(fn(name).logGroup) } },
+    });
+    expect(props.Environment.Variables).toMatchObject({
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: `sso-${name}`,
+      POWERTOOLS_METRICS_NAMESPACE: 'SSO',
+    });
+  });
+
+  it.each(FUNCTION_ENTRIES)('%s: gets exactly the variables its spec calls for', (name, spec) => {
+    const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
+    expect('ALLOW_PRIVATE_URLS' in env).toBe(false);
+    expect('TABLE_NAME' in env).toBe(spec.table !== 'none');
+    expect('OPERATOR_TOKEN_SECRET_ID' in env).toBe(spec.secrets.operatorToken !== undefined);
+    expect('SESSION_KEYS_SECRET_ID' in env).toBe(spec.secrets.sessionKeys !== undefined);
+    expect('SECRETS_PREFIX' in env).toBe(spec.secrets.connections !== undefined);
+    expect('EVENT_BUS_NAME' in env).toBe(spec.events);
+    if (spec.table !== 'none') expect(env.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
+    if (spec.secrets.operatorToken)
+      expect(env.OPERATOR_TOKEN_SECRET_ID).toEqual({ Ref: logicalId(stack.data.operatorToken) });
+    if (spec.secrets.sessionKeys)
+      expect(env.SESSION_KEYS_SECRET_ID).toEqual({ Ref: logicalId(stack.data.sessionKeys) });
+    if (spec.secrets.connections) expect(env.SECRETS_PREFIX).toBe('sso/test');
+  });
+
+  it.each(FUNCTION_ENTRIES)('%s: own log group with a retention', (name) => {
+    const logGroup = template.toJSON().Resources[logicalId(fn(name).logGroup)];
+    expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
+    expect(logGroup.Properties.RetentionInDays).toBeGreaterThan(0);
+  });
+
+  it.each(FUNCTION_ENTRIES)(
+    '%s: bundled as minified ESM with the require banner, a source map and the SDK inside',
+    (name) => {
+      const code = template.toJSON().Resources[logicalId(fn(name))].Properties.Code as { S3Key: string };
+      const dir = join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+      const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(
+        bundle.startsWith(
+          "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+        ),
+      ).toBe(true);
+      expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      // The AWS SDK is bundled, never left for the runtime to provide.
+      expect(bundle).not.toMatch(/from\s*["']@aws-sdk\//);
+      expect(bundle).not.toMatch(/import\(\s*["']@aws-sdk\//);
+    },
+  );
+});
+
+describe('IAM: least privilege from each spec', () => {
+  const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:BatchGetItem'];
+  const TABLE_WRITE = [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:ConditionCheckItem',
+  ];
+  const on = (actions: string[], resources: string[]) =>
+    actions.flatMap((action) => resources.map((resource) => `${action} on ${resource}`));
+
+  /** What the spec says the role may do, written out independently of infra/function.ts. */
+  function expectedGrants(spec: FunctionSpec): string[] {
+    const grants = [
+      ...on(['logs:CreateLogStream', 'logs:PutLogEvents'], ['own-log-group']),
+      ...on(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
+    ];
+    if (spec.table !== 'none') {
+      const actions = spec.table === 'readWrite' ? [...TABLE_READ, ...TABLE_WRITE] : TABLE_READ;
+      grants.push(...on(actions, ['table', `table/index/${TABLE.gsi1.indexName}`]));
+    }
+    if (spec.secrets.operatorToken) grants.push(...on(['secretsmanager:GetSecretValue'], ['operator-token']));
+    if (spec.secrets.sessionKeys) {
+      const actions = ['secretsmanager:GetSecretValue'];
+      if (spec.secrets.sessionKeys === 'rotate') actions.push('secretsmanager:PutSecretValue');
+      grants.push(...on(actions, ['session-keys']));
+    }
+    if (spec.secrets.connections) {
+      const actions =
+        spec.secrets.connections === 'manage'
+          ? [
+              'secretsmanager:CreateSecret',
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:DeleteSecret',
+              'secretsmanager:TagResource',
+            ]
+          : ['secretsmanager:GetSecretValue'];
+      grants.push(...on(actions, ['connection-secrets']));
+    }
+    if (spec.events) grants.push('events:PutEvents on bus');
+    return [...new Set(grants)].sort();
+  }
+
+  function grantsOfFunction(name: string) {
+    const f = fn(name);
+    const role = f.role;
+    if (!role) throw new Error(`${name} has no role`);
+    const labels = resourceLabels(stack, {
+      table: stack.data.table.tableArn,
+      [`table/index/${TABLE.gsi1.indexName}`]: `${stack.data.table.tableArn}/index/${TABLE.gsi1.indexName}`,
+      'operator-token': stack.data.operatorToken.secretArn,
+      'session-keys': stack.data.sessionKeys.secretArn,
+      'connection-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/tenants/*`,
+      bus: stack.events.bus.eventBusArn,
+      'own-log-group': f.logGroup.logGroupArn,
+    });
+    return grantsOf(template, logicalId(role), labels);
+  }
+
+  it.each(FUNCTION_ENTRIES)('%s: the role allows exactly what the spec names', (name, spec) => {
+    expect(sortGrants(grantsOfFunction(name))).toEqual(expectedGrants(spec));
+  });
+
+  it.each(FUNCTION_ENTRIES)('%s: no managed policies, and no wildcard resource outside X-Ray', (name) => {
+    const role = fn(name).role;
+    if (!role) throw new Error(`${name} has no role`);
+    expect(template.toJSON().Resources[logicalId(role)].Properties.ManagedPolicyArns).toBeUndefined();
+    const wildcards = grantsOfFunction(name).filter(
+      (g) => g.resource === '*' && !g.action.startsWith('xray:'),
+    );
+    expect(wildcards).toEqual([]);
+  });
+
+  it('health touches no table, secret or bus', () => {
+    const grants = grantsOfFunction('health');
+    expect(grants.filter((g) => /^(dynamodb|secretsmanager|events):/.test(g.action))).toEqual([]);
+  });
+
+  it('admin may write the table and manage connection secrets, and nothing beyond its spec', () => {
+    const grants = sortGrants(grantsOfFunction('admin'));
+    expect(grants).toEqual(
+      expect.arrayContaining(['dynamodb:PutItem on table', 'dynamodb:ConditionCheckItem on table']),
+    );
+    expect(grants).toContain('secretsmanager:CreateSecret on connection-secrets');
+    // Connection-secret grants stop at the tenants/ path: the operator token is not under it.
+    expect(grants).not.toContain('secretsmanager:CreateSecret on operator-token');
+    const resources = new Set(grantsOfFunction('admin').map((g) => g.resource));
+    expect([...resources].sort()).toEqual(
+      [
+        '*',
+        'bus',
+        'connection-secrets',
+        'operator-token',
+        'own-log-group',
+        'session-keys',
+        'table',
+        'table/index/gsi1',
+      ].sort(),
+    );
+  });
+});
+
+describe('the table', () => {
+  it('is built from the TABLE constants: keys, GSI, TTL', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: TABLE.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE.sortKey, AttributeType: 'S' },
+        { AttributeName: TABLE.gsi1.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE.gsi1.sortKey, AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: TABLE.gsi1.indexName,
+          KeySchema: [
+            { AttributeName: TABLE.gsi1.partitionKey, KeyType: 'HASH' },
+            { AttributeName: TABLE.gsi1.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+    });
+  });
+
+  it('is on demand, encrypted, recoverable, protected and retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+        // SSE on without a key id: the AWS-managed key (aws/dynamodb), not the AWS-owned default.
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+  });
+});
+
+describe('the secrets', () => {
+  it('generate a long operator token without punctuation', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'sso/test/operator-token',
+      GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }),
+    });
+  });
+
+  it('start the session keys as an empty key list for the code to fill', () => {
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      Name: 'sso/test/session-keys',
+      SecretString: JSON.stringify({ keys: [] }),
+    });
+  });
+});
+
+describe('events', () => {
+  it('have a bus, and a rule sending every `sso` event towards the audit consumer', () => {
+    const rule = template.toJSON().Resources[logicalId(stack.events.auditRule)].Properties;
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    expect(rule.EventPattern).toEqual({ source: ['sso'] });
+    // The consumer is wired only once functions/audit-consumer.ts exists (infra/background.ts).
+    if (writtenBackgroundFunctions().includes('audit-consumer')) {
+      expect(rule.Targets).toEqual([
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [logicalId(fn('audit-consumer')), 'Arn'] },
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'Arn'] } },
+          RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: expect.any(Number) }),
+        }),
+      ]);
+    } else {
+      expect(rule.Targets).toBeUndefined();
+    }
+  });
+
+  it('have a six-hourly schedule for the SAML metadata refresh', () => {
+    const rule = template.toJSON().Resources[logicalId(stack.events.metadataRefreshRule)].Properties;
+    expect(rule.ScheduleExpression).toBe('rate(6 hours)');
+    expect(rule.Targets === undefined).toBe(!writtenBackgroundFunctions().includes('saml-metadata-refresh'));
+  });
+
+  it('have an encrypted, TLS-only dead-letter queue', () => {
+    const queueId = logicalId(stack.events.deadLetterQueue);
+    expect(template.toJSON().Resources[queueId].Properties).toMatchObject({ SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('observability', () => {
+  const alarms = () => properties('AWS::CloudWatch::Alarm');
+
+  it('has a dashboard with logins, failures, functions, the table and the API', () => {
+    const body = JSON.stringify(properties('AWS::CloudWatch::Dashboard')[0]?.DashboardBody);
+    for (const piece of [
+      'LoginSucceeded',
+      'LoginFailed',
+      'SEARCH(',
+      'p50',
+      'p99',
+      'Errors',
+      'Throttles',
+      'ConcurrentExecutions',
+      'SuccessfulRequestLatency',
+      'ThrottleEvents',
+      '4xx',
+      '5xx',
+      'Latency',
+      'SamlCertificateDaysToExpiry',
+      "PROP('Dim.Reason')",
+    ]) {
+      expect(body).toContain(piece);
+    }
+  });
+
+  it('names the alarms as docs/operations.md does', () => {
+    const names = alarms().map((a) => a.AlarmName);
+    const expected = [
+      'api-server-error-rate',
+      'table-throttles',
+      'dead-letter-queue-not-empty',
+      'login-failure-spike',
+      'saml-certificate-expiring',
+      ...[...stack.functions.keys()].map((name) => `${name}-errors`),
+    ].map((name) => `sso-test-${name}`);
+    expect([...names].sort()).toEqual(expected.sort());
+  });
+
+  it('alarms on each function’s errors', () => {
+    for (const [name] of FUNCTION_ENTRIES) {
+      expect(alarms()).toContainEqual(
+        expect.objectContaining({
+          Namespace: 'AWS/Lambda',
+          MetricName: 'Errors',
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalId(fn(name)) } }],
+        }),
+      );
+    }
+  });
+
+  it('alarms on the API 5xx rate, table throttling, dead letters, login failures and certificate expiry', () => {
+    const all = JSON.stringify(alarms());
+    expect(all).toContain('"MetricName":"5xx"');
+    expect(all).toContain('ThrottleEvents');
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'QueueName'] },
+          },
+        ],
+      }),
+    );
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({
+        Metrics: [expect.objectContaining({ Expression: 'SELECT SUM(LoginFailed) FROM "SSO"' })],
+        ComparisonOperator: 'GreaterThanThreshold',
+      }),
+    );
+    expect(alarms()).toContainEqual(
+      expect.objectContaining({
+        Metrics: [
+          expect.objectContaining({ Expression: 'SELECT MIN(SamlCertificateDaysToExpiry) FROM "SSO"' }),
+        ],
+        ComparisonOperator: 'LessThanThreshold',
+        Threshold: 30,
+      }),
+    );
+  });
+
+  it('sends every alarm to the alarm topic, which refuses plain HTTP', () => {
+    const topic = { Ref: logicalId(stack.observability.alarmTopic) };
+    for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([topic]);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    // No e-mail subscription unless alarmEmail is given.
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('outputs', () => {
+  it('give the base URL, the operator-token secret and the dashboard', () => {
+    template.hasOutput('BaseUrl', { Value: { 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] } });
+    template.hasOutput('OperatorTokenSecretArn', { Value: { Ref: logicalId(stack.data.operatorToken) } });
+    template.hasOutput('DashboardUrl', { Value: Match.anyValue() });
+  });
+
+  it('give what the operations guide’s commands read', () => {
+    for (const name of [
+      'SessionKeysSecretArn',
+      'DeadLetterQueueUrl',
+      'EventBusArn',
+      'EventArchiveArn',
+      'AuditRuleArn',
+    ]) {
+      template.hasOutput(name, { Value: Match.anyValue() });
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged in the AwsSolutions pack', () => {
+    expect(nagFindings(app)).toEqual([]);
+  });
+});

@@ -1,0 +1,353 @@
+import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idOf, makeIdpKey, signElement, signResponse } from '../../local/demo/saml-idp.ts';
+import {
+  authnRequestId,
+  IDP_ENTITY,
+  postAcs,
+  response,
+  type SamlFixture,
+  samlFixture,
+  signed,
+} from '../helpers/saml.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
+
+let stack: TestStack;
+let f: SamlFixture;
+const keys = { key: makeIdpKey(), rotated: makeIdpKey(), attacker: makeIdpKey() };
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  f = await samlFixture(stack, 'saml-co', {}, keys);
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+const SAMLP = 'urn:oasis:names:tc:SAML:2.0:protocol';
+const SAML = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const DS = 'http://www.w3.org/2000/09/xmldsig#';
+const parse = (xml: string) => new DOMParser().parseFromString(xml, 'text/xml');
+const serialize = (doc: Document | Node) => new XMLSerializer().serializeToString(doc as never);
+const first = (node: Document | Element, ns: string, name: string) =>
+  node.getElementsByTagNameNS(ns, name)[0] as Element;
+let n = 0;
+const unique = (prefix = 'u') => `${prefix}${++n}-${Date.now()}@saml.test`;
+
+describe('accepted shapes', () => {
+  it.each(['assertion', 'response', 'both'] as const)(
+    'a %s-signed response signs the person in',
+    async (what) => {
+      const email = unique(what);
+      const out = await postAcs(f, signed(f, { nameId: email }, what));
+      expect(out.status).toBe(200);
+      expect(out.email).toBe(email);
+      expect(out.body.session).toMatchObject({ tid: 'saml-co', amr: ['saml'], cid: f.connectionId });
+    },
+  );
+
+  it('accepts a response signed with the rotated certificate listed in the metadata', async () => {
+    const out = await postAcs(
+      f,
+      signResponse(response(f, { nameId: unique('rot') }), f.rotated, 'assertion'),
+    );
+    expect(out.status).toBe(200);
+  });
+
+  it('accepts pretty-printed XML and several audiences', async () => {
+    const email = unique('pretty');
+    const pretty = response(f, { nameId: email, audiences: ['https://other.test/sp', f.entityId] }).replace(
+      /></g,
+      '>\n  <',
+    );
+    const out = await postAcs(f, signResponse(pretty, f.key, 'both'));
+    expect(out.status).toBe(200);
+    expect(out.email).toBe(email);
+  });
+
+  it('sends the browser to an allowed RelayState, and anything else to appUrl', async () => {
+    const browser = { accept: 'text/html' };
+    const allowed = await postAcs(f, signed(f, { nameId: unique() }), {
+      ...browser,
+      relayState: 'https://app.saml.test/deep/x',
+    });
+    expect(allowed.status).toBe(303);
+    expect(allowed.location).toBe('https://app.saml.test/deep/x');
+    const hostile = await postAcs(f, signed(f, { nameId: unique() }), {
+      ...browser,
+      relayState: 'https://evil.test/deep',
+    });
+    expect(hostile.location).toBe('https://app.saml.test/home');
+  });
+
+  it('completes an SP-initiated login once, refusing unknown and reused InResponseTo', async () => {
+    const start = await fetch(
+      `${stack.url}/saml/${f.connectionId}/login?redirect=${encodeURIComponent('https://app.saml.test/deep/report')}`,
+      {
+        redirect: 'manual',
+      },
+    );
+    expect(start.status).toBe(302);
+    const location = start.headers.get('location') ?? '';
+    expect(location.startsWith('https://idp.saml.test/sso?SAMLRequest=')).toBe(true);
+    const id = authnRequestId(location);
+    expect(id).toMatch(/^_[0-9a-f]{40}$/);
+
+    const ok = await postAcs(f, signed(f, { nameId: unique('sp'), inResponseTo: id }), {
+      accept: 'text/html',
+    });
+    expect(ok.status).toBe(303);
+    expect(ok.location).toBe('https://app.saml.test/deep/report');
+    const reused = await postAcs(f, signed(f, { nameId: unique('sp'), inResponseTo: id }));
+    expect(reused).toMatchObject({ status: 400, code: 'unknown_request' });
+    const unknown = await postAcs(f, signed(f, { nameId: unique('sp'), inResponseTo: '_not-ours' }));
+    expect(unknown).toMatchObject({ status: 400, code: 'unknown_request' });
+  });
+
+  it('uses the whole NameID: a comment inside it never truncates it', async () => {
+    // The attacker owns victim@corp.test.evil.test at the IdP and splits its signed NameID with a
+    // comment; exclusive c14n drops comments, so the signature still holds.
+    const xml = signed(f, { nameId: 'victim@corp.test.evil.test' }).replace(
+      'victim@corp.test.evil.test<',
+      'victim@corp.test<!---->.evil.test<',
+    );
+    expect(xml).toContain('victim@corp.test<!---->.evil.test');
+    const out = await postAcs(f, xml);
+    expect(out.status).toBe(200);
+    expect(out.email).toBe('victim@corp.test.evil.test');
+  });
+
+  it('serves SP metadata naming this connection', async () => {
+    const res = await fetch(`${stack.url}/saml/${f.connectionId}/metadata.xml`);
+    expect(res.status).toBe(200);
+    const xml = await res.text();
+    expect(xml).toContain(`entityID="${f.entityId}"`);
+    expect(xml).toContain(`Location="${f.acsUrl}"`);
+    expect(xml).toContain('urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST');
+    expect(xml).toContain('WantAssertionsSigned="true"');
+    expect(xml).toContain('urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress');
+  });
+});
+
+/** Signature wrapping, after SAML Raider's XSW1–XSW8: an evil twin the signature does not cover. */
+function xsw(variant: number): string {
+  const victim = 'admin@saml.test';
+  const responseSigned = variant <= 2;
+  const good = signed(f, { nameId: unique('xsw') }, responseSigned ? 'response' : 'assertion');
+  const doc = parse(good);
+  const root = doc.documentElement;
+  const assertion = first(doc, SAML, 'Assertion');
+  const evilAssertion = assertion.cloneNode(true) as Element;
+  evilAssertion.setAttribute('ID', '_evil');
+  const sigInEvil = evilAssertion.getElementsByTagNameNS(DS, 'Signature')[0];
+  if (sigInEvil) evilAssertion.removeChild(sigInEvil);
+  first(evilAssertion, SAML, 'NameID').textContent = victim;
+  switch (variant) {
+    case 1: {
+      // the signed Response moves inside its own Signature; an evil Response takes its place
+      const evil = root.cloneNode(true) as Element;
+      evil.setAttribute('ID', '_evilresponse');
+      const evilSig = first(evil, DS, 'Signature');
+      evil.replaceChild(evilAssertion, first(evil, SAML, 'Assertion'));
+      evilSig.appendChild(root.cloneNode(true));
+      return serialize(evil);
+    }
+    case 2: {
+      const evil = root.cloneNode(true) as Element;
+      evil.setAttribute('ID', '_evilresponse');
+      const evilSig = first(evil, DS, 'Signature');
+      evil.replaceChild(evilAssertion, first(evil, SAML, 'Assertion'));
+      evil.insertBefore(root.cloneNode(true), evilSig);
+      return serialize(evil);
+    }
+    case 3:
+      root.insertBefore(evilAssertion, assertion);
+      return serialize(doc);
+    case 4:
+      root.replaceChild(evilAssertion, assertion);
+      evilAssertion.appendChild(assertion);
+      return serialize(doc);
+    case 5: {
+      const copy = assertion.cloneNode(true) as Element;
+      first(assertion, SAML, 'NameID').textContent = victim;
+      root.appendChild(copy);
+      return serialize(doc);
+    }
+    case 6: {
+      const sig = first(assertion, DS, 'Signature');
+      const copy = assertion.cloneNode(true) as Element;
+      const copySig = first(copy, DS, 'Signature');
+      copy.removeChild(copySig);
+      first(assertion, SAML, 'NameID').textContent = victim;
+      sig.appendChild(copy);
+      return serialize(doc);
+    }
+    case 7: {
+      const ext = doc.createElementNS(SAMLP, 'samlp:Extensions');
+      ext.appendChild(assertion.cloneNode(true));
+      root.insertBefore(ext, assertion);
+      root.replaceChild(evilAssertion, assertion);
+      return serialize(doc);
+    }
+    default: {
+      const sig = first(assertion, DS, 'Signature');
+      const object = doc.createElementNS(DS, 'ds:Object');
+      const copy = assertion.cloneNode(true) as Element;
+      copy.removeChild(first(copy, DS, 'Signature'));
+      object.appendChild(copy);
+      sig.appendChild(object);
+      first(assertion, SAML, 'NameID').textContent = victim;
+      return serialize(doc);
+    }
+  }
+}
+
+describe('the attack suite', () => {
+  const refused = async (xml: string, code: string | RegExp, raw = false) => {
+    const out = await postAcs(f, xml, { raw });
+    expect(out.status, JSON.stringify(out.body)).toBeGreaterThanOrEqual(400);
+    expect(out.status).toBeLessThan(500);
+    if (typeof code === 'string') expect(out.code).toBe(code);
+    else expect(out.code).toMatch(code);
+    expect(out.body.session).toBeUndefined();
+  };
+
+  it('refuses an unsigned response', async () => refused(response(f), 'invalid_signature'));
+
+  it('refuses a response whose signature was stripped', async () => {
+    const xml = signed(f).replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '');
+    await refused(xml, 'invalid_signature');
+  });
+
+  it('refuses a response edited after signing', async () => {
+    await refused(
+      signed(f, { nameId: 'me@saml.test' }).replace('me@saml.test', 'admin@saml.test'),
+      'invalid_signature',
+    );
+    await refused(signed(f, {}, 'response').replace('g-eng', 'g-admins'), 'invalid_signature');
+  });
+
+  it('refuses a response re-signed by another key that carries its certificate in KeyInfo', async () => {
+    await refused(signResponse(response(f), f.attacker, 'both'), 'invalid_signature');
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('refuses signature wrapping XSW%i', async (variant) => {
+    await refused(xsw(variant), /^(malformed_response|invalid_signature)$/);
+  });
+
+  it('refuses an assertion hidden in Advice and two assertions', async () => {
+    const hidden = response(f, { nameId: 'admin@saml.test' }).replace(
+      '<saml:AuthnStatement',
+      `<saml:Advice>${/<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(response(f))?.[0]}</saml:Advice><saml:AuthnStatement`,
+    );
+    await refused(signResponse(hidden, f.key, 'response'), 'malformed_response');
+    const base = response(f);
+    const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(base)?.[0] ?? '';
+    const two = base.replace(
+      '</samlp:Response>',
+      `${assertion.replace(/ID="[^"]+"/, 'ID="_second"')}</samlp:Response>`,
+    );
+    await refused(signResponse(two, f.key, 'response'), 'malformed_response');
+  });
+
+  it('refuses the xml-crypto 2025 shapes: a comment in DigestValue, a second SignedInfo', async () => {
+    const good = signed(f);
+    await refused(good.replace(/<ds:DigestValue>/, '<ds:DigestValue><!--injected-->'), 'invalid_signature');
+    const signedInfo = /<ds:SignedInfo>[\s\S]*?<\/ds:SignedInfo>/.exec(good)?.[0] ?? '';
+    await refused(good.replace(signedInfo, signedInfo + signedInfo), 'invalid_signature');
+  });
+
+  it.each([
+    ['a wrong Response Issuer', { responseIssuer: 'https://evil.test' }, 'issuer_mismatch'],
+    ['no Response Issuer', { responseIssuer: null }, 'issuer_mismatch'],
+    ['a wrong Assertion Issuer', { assertionIssuer: 'https://evil.test' }, 'issuer_mismatch'],
+    ['no Assertion Issuer', { assertionIssuer: null }, 'issuer_mismatch'],
+    ['a wrong Audience', { audiences: ['https://other.test/sp'] }, 'audience_mismatch'],
+    ['no AudienceRestriction', { audiences: null }, 'audience_mismatch'],
+    ['a wrong Destination', { destination: 'https://other.test/acs' }, 'destination_mismatch'],
+    ['no Destination', { destination: null }, 'destination_mismatch'],
+    ['a wrong Recipient', { recipient: 'https://other.test/acs' }, 'recipient_mismatch'],
+    ['no Recipient', { recipient: null }, 'recipient_mismatch'],
+    ['an expired assertion', { now: new Date(Date.now() - 3_600_000) }, 'expired'],
+    ['a not-yet-valid assertion', { notBefore: new Date(Date.now() + 600_000) }, 'not_yet_valid'],
+    ['a Responder status', { status: 'urn:oasis:names:tc:SAML:2.0:status:Responder' }, 'idp_error'],
+  ])('refuses %s', async (_, over, code) => {
+    await refused(signed(f, over as never, 'both'), code);
+  });
+
+  it('accepts a NotBefore just inside the clock skew', async () => {
+    const out = await postAcs(
+      f,
+      signed(f, { nameId: unique('skew'), notBefore: new Date(Date.now() + 30_000) }),
+    );
+    expect(out.status).toBe(200);
+  });
+
+  it('refuses the same response twice, and the same assertion in a new envelope', async () => {
+    const xml = signed(f, { nameId: unique('replay') });
+    expect((await postAcs(f, xml)).status).toBe(200);
+    await refused(xml, 'replayed_assertion');
+    const rewrapped = signElement(
+      xml.replace(/(<samlp:Response [^>]*ID=")[^"]+/, '$1_fresh-envelope'),
+      '_fresh-envelope',
+      f.key,
+    );
+    expect(idOf(rewrapped, 'Response')).toBe('_fresh-envelope');
+    await refused(rewrapped, 'replayed_assertion');
+    expect(stack.events.recent.some((e) => e.type === 'saml.replay_blocked')).toBe(true);
+  });
+
+  it('refuses SHA-1 unless the connection allows it', async () => {
+    await refused(signResponse(response(f), f.key, 'assertion', 'sha1'), 'weak_algorithm');
+    const lax = await samlFixture(stack, 'saml-sha1-co', { allowSha1: true }, keys);
+    const out = await postAcs(
+      lax,
+      signResponse(response(lax, { nameId: unique('sha1') }), lax.key, 'assertion', 'sha1'),
+    );
+    expect(out.status).toBe(200);
+  });
+
+  it('refuses billion laughs, XXE, garbage and oversized bodies', async () => {
+    const laughs = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><samlp:Response xmlns:samlp="${SAMLP}">&lol2;</samlp:Response>`;
+    await refused(laughs, 'malformed_response');
+    const xxe = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><samlp:Response xmlns:samlp="${SAMLP}">&x;</samlp:Response>`;
+    await refused(xxe, 'malformed_response');
+    await refused('not base64 at all!', 'malformed_response', true);
+    await refused('garbage <<<', 'malformed_response');
+    await refused('', 'malformed_response', true);
+    const big = await postAcs(f, `${response(f)}${' '.repeat(300 * 1024)}`);
+    expect(big.status).toBe(413);
+  });
+
+  it('never answers 5xx nor signs anyone else in when a valid response is mutated', async () => {
+    const email = unique('prop');
+    const original = signed(f, { nameId: email }, 'both');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: original.length - 1 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.string({ maxLength: 3 }),
+        async (at, cut, insert) => {
+          const mutated = original.slice(0, at) + insert + original.slice(at + cut);
+          const out = await postAcs(f, mutated);
+          expect(out.status).toBeLessThan(500);
+          if (out.status === 200) expect(out.email).toBe(email);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('connection metadata', () => {
+  it('reports compatibility and keeps the parsed IdP', async () => {
+    const view = await stack.call<{
+      compatibility: { compatible: boolean };
+      idp: { entityId: string; certificates: unknown[] };
+    }>('GET', `/admin/tenants/saml-co/connections/${f.connectionId}`);
+    expect(view.body.compatibility.compatible).toBe(true);
+    expect(view.body.idp).toMatchObject({ entityId: IDP_ENTITY });
+    expect(view.body.idp.certificates).toHaveLength(2);
+  });
+});

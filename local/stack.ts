@@ -6,6 +6,7 @@ import { LocalEventBus } from '#shared/ports/events.ts';
 import { LocalSecretStore } from '#shared/ports/secrets.ts';
 import { FUNCTIONS, type FunctionName, ROUTES } from '#shared/routes.ts';
 import { configureRuntime } from '#shared/runtime.ts';
+import { type Demo, seedDemo } from './demo/index.ts';
 import { ensureTable } from './dynamodb.ts';
 import { createLocalServer, type LambdaHandler } from './server.ts';
 
@@ -26,6 +27,8 @@ export interface LocalStackOptions {
   dataDir?: string;
   clock?: Clock;
   allowPrivateUrls?: boolean;
+  /** Seeds the demo tenant and serves the demo identity providers under /demo/. */
+  demo?: boolean;
 }
 
 export interface LocalStack {
@@ -34,6 +37,8 @@ export interface LocalStack {
   tableName: string;
   events: LocalEventBus;
   secrets: LocalSecretStore;
+  /** The demo's SAML connection, when the demo was seeded. */
+  demo?: { connectionId: string };
   close(): Promise<void>;
 }
 
@@ -65,7 +70,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const events = new LocalEventBus();
 
   const handlers = await loadHandlers();
-  const server = createLocalServer({ routes: ROUTES, handlers });
+  let demo: Demo | undefined;
+  const server = createLocalServer({
+    routes: ROUTES,
+    handlers,
+    extra: async (req, res, url) => (demo ? demo.handle(req, res, url) : false),
+  });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((done, fail) => {
     server.once('error', fail);
@@ -84,12 +94,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
   configureRuntime({ secrets, events, ...(options.clock ? { clock: options.clock } : {}) });
 
+  if (options.demo) {
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${operatorToken}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+    };
+    demo = await seedDemo(url, { call: api }, options.dataDir);
+  }
+
   return {
     url,
     operatorToken,
     tableName,
     events,
     secrets,
+    ...(demo ? { demo: { connectionId: demo.connectionId } } : {}),
     close: () =>
       new Promise<void>((done) => {
         server.closeAllConnections();

@@ -29,6 +29,7 @@ try {
     ...(process.env.OPERATOR_TOKEN ? { operatorToken: process.env.OPERATOR_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
     allowPrivateUrls: process.env.ALLOW_PRIVATE_URLS !== '0',
+    demo: process.env.DEMO !== '0',
   });
 } catch (error) {
   await dynamo.stop();
@@ -39,7 +40,10 @@ console.log(`SSO stack listening on ${stack.url}`);
 console.log(`  DynamoDB Local: ${dynamo.endpoint} (${dataDir ? `data in ${dataDir}` : 'in memory'})`);
 if (generated)
   console.log(`  Operator token (generated; set OPERATOR_TOKEN to choose one): ${stack.operatorToken}`);
-if (process.env.DEMO !== '0') console.log('  Demo identity providers: none yet (DEMO=0 turns them off).');
+if (stack.demo) {
+  console.log(`  Demo: open ${stack.url}/demo/idp and click the app tile (IdP-initiated SAML),`);
+  console.log(`        or ${stack.url}/t/demo/login for the hosted login page (DEMO=0 turns the demo off).`);
+}
 
 let stopping = false;
 async function stop(signal: string) {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignedXml } from 'xml-crypto';
@@ -184,4 +185,41 @@ export function autoPostForm(acsUrl: string, samlResponseXml: string, relayState
   return `<!doctype html><html><body onload="document.forms[0].submit()"><form method="post" action="${esc(acsUrl)}">
 <input type="hidden" name="SAMLResponse" value="${value}">${relayState ? `<input type="hidden" name="RelayState" value="${esc(relayState)}">` : ''}
 <noscript><button type="submit">Continue</button></noscript></form></body></html>`;
+}
+
+interface XmlEncryption {
+  encrypt(
+    content: string,
+    options: Record<string, unknown>,
+    callback: (error: Error | null, result: string) => void,
+  ): void;
+}
+const xmlenc = createRequire(import.meta.url)('xml-encryption') as XmlEncryption;
+
+/**
+ * Replaces the (signed) Assertion with an EncryptedAssertion for the SP's certificate, as IdPs do
+ * when the SP metadata carries an encryption key.
+ */
+export async function encryptAssertion(
+  xml: string,
+  spCertPem: string,
+  content = 'http://www.w3.org/2009/xmlenc11#aes256-gcm',
+  keyTransport = 'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+): Promise<string> {
+  const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)?.[0] ?? '';
+  // Standalone, the assertion must declare the namespace its prefix used from the Response.
+  const standalone = assertion.replace('<saml:Assertion ', '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ');
+  const encrypted = await new Promise<string>((done, fail) =>
+    xmlenc.encrypt(
+      standalone,
+      {
+        rsa_pub: spCertPem,
+        pem: spCertPem,
+        encryptionAlgorithm: content,
+        keyEncryptionAlgorithm: keyTransport,
+      },
+      (error, result) => (error ? fail(error) : done(result)),
+    ),
+  );
+  return xml.replace(assertion, `<saml:EncryptedAssertion>${encrypted}</saml:EncryptedAssertion>`);
 }

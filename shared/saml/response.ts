@@ -1,4 +1,4 @@
-import { getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
+import { decryptXml, getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { AppError } from '../errors.ts';
 import { EMAIL_NAMEID, type IdpMetadata, pemOf } from './metadata.ts';
 import {
@@ -25,6 +25,8 @@ export interface ResponseChecks {
   wantResponseSigned: boolean;
   clockSkewSeconds: number;
   now: Date;
+  /** The SP private key (PEM), when the connection has one: encrypted assertions are decrypted with it. */
+  decryptionKey?: string;
 }
 
 export interface ValidatedAssertion {
@@ -53,6 +55,15 @@ const STRONG_DIGEST = new Set([
   'http://www.w3.org/2001/04/xmlenc#sha256',
   'http://www.w3.org/2001/04/xmldsig-more#sha384',
   'http://www.w3.org/2001/04/xmlenc#sha512',
+]);
+/** Encrypted assertions: RSA-OAEP key transport and AES-GCM content only (no CBC padding oracles). */
+const KEY_TRANSPORT = new Set([
+  'http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p',
+  'http://www.w3.org/2009/xmlenc11#rsa-oaep',
+]);
+const CONTENT_CIPHERS = new Set([
+  'http://www.w3.org/2009/xmlenc11#aes128-gcm',
+  'http://www.w3.org/2009/xmlenc11#aes256-gcm',
 ]);
 const SHA1_SIG = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 const SHA1_DIGEST = 'http://www.w3.org/2000/09/xmldsig#sha1';
@@ -100,7 +111,7 @@ function checkSignatureShape(signature: Element, allowSha1: boolean): void {
   }
 }
 
-export function validateResponse(xml: string, checks: ResponseChecks): ValidatedAssertion {
+export async function validateResponse(xml: string, checks: ResponseChecks): Promise<ValidatedAssertion> {
   const doc = parseUntrustedXml(xml, 'response');
   const response = doc.documentElement;
   if (response.localName !== 'Response' || response.namespaceURI !== NS.protocol)
@@ -123,17 +134,19 @@ export function validateResponse(xml: string, checks: ResponseChecks): Validated
   // hidden in Advice or Extensions, the XSW family) is refused before any signature is read.
   const assertions = descendants(doc, NS.assertion, 'Assertion');
   const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
-  if (encrypted.length > 0) {
-    throw refuse(
-      400,
-      'encrypted_assertion_unsupported',
-      'Encrypted assertions are not enabled for this connection.',
-    );
-  }
-  if (assertions.length !== 1 || assertions[0]?.parentNode !== response) {
+  if (
+    assertions.length + encrypted.length !== 1 ||
+    (assertions[0] ?? encrypted[0])?.parentNode !== response
+  ) {
     throw malformed('a response must hold exactly one assertion, directly in the Response');
   }
-  const assertion = assertions[0] as Element;
+  let assertion: Element;
+  let assertionXml = xml;
+  if (encrypted[0]) {
+    ({ assertion, assertionXml } = await decryptAssertion(encrypted[0], checks.decryptionKey));
+  } else {
+    assertion = assertions[0] as Element;
+  }
 
   // IDs must be unique, or a signature reference could point somewhere unexpected.
   const ids = new Set<string>();
@@ -158,7 +171,11 @@ export function validateResponse(xml: string, checks: ResponseChecks): Validated
   const certs = checks.idp.certificates.map((c) => pemOf(c.der));
   if (certs.length === 0)
     throw refuse(400, 'invalid_signature', 'The connection has no IdP signing certificate.');
-  const signatures = descendants(doc, NS.dsig, 'Signature');
+  // With an encrypted assertion, its own signature is inside the decrypted document.
+  const signatures = [
+    ...descendants(doc, NS.dsig, 'Signature'),
+    ...(assertionXml === xml ? [] : descendants(assertion, NS.dsig, 'Signature')),
+  ];
   let responseSigned = false;
   let assertionSigned = false;
   for (const signature of signatures) {
@@ -173,7 +190,7 @@ export function validateResponse(xml: string, checks: ResponseChecks): Validated
     checkSignatureShape(signature, checks.allowSha1);
     let verified: string | null;
     try {
-      verified = getVerifiedXml(xml, parent, certs);
+      verified = getVerifiedXml(parent === response ? xml : assertionXml, parent, certs);
     } catch (cause) {
       throw new AppError(400, 'invalid_signature', 'The signature is not valid.', { cause });
     }
@@ -285,6 +302,54 @@ export function validateResponse(xml: string, checks: ResponseChecks): Validated
     issuer: checks.idp.entityId,
     usableUntil: Math.ceil((Math.max(...ends) + skew) / 1000),
   };
+}
+
+/**
+ * Decrypts an EncryptedAssertion with the SP key after checking its algorithms, and parses the
+ * result as strictly as the response itself: exactly one Assertion, nothing else.
+ */
+async function decryptAssertion(encrypted: Element, key: string | undefined) {
+  if (!key)
+    throw refuse(
+      400,
+      'encrypted_assertion_unsupported',
+      'The assertion is encrypted but this connection has no SP key.',
+    );
+  const data = firstChild(encrypted, NS.xenc, 'EncryptedData');
+  const content = data ? firstChild(data, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') : undefined;
+  const transports = descendants(encrypted, NS.xenc, 'EncryptedKey').map(
+    (k) => firstChild(k, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') ?? '',
+  );
+  if (
+    !content ||
+    !CONTENT_CIPHERS.has(content) ||
+    transports.length !== 1 ||
+    !transports.every((t) => KEY_TRANSPORT.has(t))
+  ) {
+    throw refuse(
+      400,
+      'weak_algorithm',
+      'The assertion is encrypted with an algorithm we do not accept (RSA-OAEP with AES-GCM only).',
+    );
+  }
+  let assertionXml: string;
+  try {
+    assertionXml = await decryptXml(encrypted.toString(), key);
+  } catch (cause) {
+    throw new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', {
+      cause,
+    });
+  }
+  const inner = parseUntrustedXml(assertionXml, 'assertion');
+  const root = inner.documentElement;
+  if (
+    root.localName !== 'Assertion' ||
+    root.namespaceURI !== NS.assertion ||
+    descendants(root, NS.assertion, 'Assertion').length > 0
+  ) {
+    throw malformed('the encrypted content is not exactly one Assertion');
+  }
+  return { assertion: root, assertionXml };
 }
 
 export { EMAIL_NAMEID };

@@ -44,14 +44,15 @@ async function spKey(rt: Runtime, connection: Connection): Promise<string | unde
 export async function spMetadata(rt: Runtime, connectionId: string): Promise<string> {
   const { connection, config } = await samlConnection(rt, connectionId);
   const { entityId, acsUrl } = spUrls(rt, connection.id);
-  const cert = config.spCertificatePem ?? null;
+  const cert = config.spCertificatePem;
+  const key = cert ? await spKey(rt, connection) : undefined;
   return generateServiceProviderMetadata({
     issuer: entityId,
     callbackUrl: acsUrl,
     identifierFormat: EMAIL_NAMEID,
     wantAssertionsSigned: true,
-    decryptionCert: cert,
-    publicCerts: cert,
+    // node-saml lists the certificate (signing and encryption) only alongside its key
+    ...(cert && key ? { decryptionCert: cert, publicCerts: cert, decryptionPvk: key, privateKey: key } : {}),
   });
 }
 
@@ -71,7 +72,15 @@ export async function startLogin(
   }
   const { entityId, acsUrl } = spUrls(rt, connection.id);
   const id = `_${randomBytes(20).toString('hex')}`;
-  const key = idp.wantAuthnRequestsSigned ? await spKey(rt, connection) : undefined;
+  // With an SP key every AuthnRequest is signed (the SP metadata says so); IdPs that ask for it get it.
+  const key = await spKey(rt, connection);
+  if (idp.wantAuthnRequestsSigned && !key) {
+    throw new AppError(
+      400,
+      'sp_key_required',
+      'The identity provider wants signed requests; give the connection an SP key.',
+    );
+  }
   const saml = new SAML({
     entryPoint: idp.ssoRedirectUrl,
     issuer: entityId,
@@ -130,7 +139,9 @@ export async function consumeResponse(
       throw new AppError(400, 'connection_incompatible', 'The connection has no usable IdP metadata.');
     const { entityId, acsUrl } = spUrls(rt, connection.id);
     const now = rt.clock.now();
-    const assertion = validateResponse(decode(form.SAMLResponse), {
+    const decryptionKey = await spKey(rt, connection);
+    const assertion = await validateResponse(decode(form.SAMLResponse), {
+      ...(decryptionKey ? { decryptionKey } : {}),
       idp,
       spEntityId: entityId,
       acsUrl,
@@ -198,7 +209,7 @@ const IDENTITY_CODES = new Set([
 function toIdentity(
   connection: Connection,
   config: SamlConfig,
-  assertion: ReturnType<typeof validateResponse>,
+  assertion: Awaited<ReturnType<typeof validateResponse>>,
 ): VerifiedIdentity {
   const single = (name: string) => assertion.attributes[name]?.[0];
   const nameIdIsEmail = assertion.nameIdFormat === EMAIL_NAMEID;

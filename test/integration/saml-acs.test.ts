@@ -1,7 +1,7 @@
 import { DOMParser, XMLSerializer } from '@xmldom/xmldom';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idOf, makeIdpKey, signElement, signResponse } from '../../local/demo/saml-idp.ts';
+import { encryptAssertion, idOf, makeIdpKey, signElement, signResponse } from '../../local/demo/saml-idp.ts';
 import {
   authnRequestId,
   IDP_ENTITY,
@@ -349,5 +349,71 @@ describe('connection metadata', () => {
     expect(view.body.compatibility.compatible).toBe(true);
     expect(view.body.idp).toMatchObject({ entityId: IDP_ENTITY });
     expect(view.body.idp.certificates).toHaveLength(2);
+  });
+});
+
+describe('encrypted assertions', () => {
+  const sp = makeIdpKey({ cn: 'SP' });
+  let enc: SamlFixture;
+  beforeAll(async () => {
+    enc = await samlFixture(
+      stack,
+      'saml-enc-co',
+      { spPrivateKeyPem: sp.keyPem, spCertificatePem: sp.certPem },
+      keys,
+    );
+  });
+
+  it('decrypts an RSA-OAEP / AES-GCM assertion with the SP key, signed inside or on the Response', async () => {
+    const email = unique('enc');
+    const inside = await encryptAssertion(
+      signResponse(response(enc, { nameId: email }), enc.key, 'assertion'),
+      sp.certPem,
+    );
+    expect(inside).toContain('EncryptedAssertion');
+    const out = await postAcs(enc, inside);
+    expect(out.status, JSON.stringify(out.body)).toBe(200);
+    expect(out.email).toBe(email);
+  });
+
+  it('accepts an encrypted assertion inside a signed Response', async () => {
+    const xml = await encryptAssertion(response(enc, { nameId: unique('enc2') }), sp.certPem);
+    const out = await postAcs(enc, signElement(xml, idOf(xml, 'Response'), enc.key));
+    expect(out.status, JSON.stringify(out.body)).toBe(200);
+  });
+
+  it('refuses CBC content encryption, an unsigned encrypted assertion and another SP’s key', async () => {
+    const signedXml = signResponse(response(enc, { nameId: unique('enc3') }), enc.key, 'assertion');
+    const cbc = await encryptAssertion(signedXml, sp.certPem, 'http://www.w3.org/2001/04/xmlenc#aes256-cbc');
+    expect(await postAcs(enc, cbc)).toMatchObject({ status: 400, code: 'weak_algorithm' });
+    const unsigned = await encryptAssertion(response(enc, { nameId: unique('enc4') }), sp.certPem);
+    expect(await postAcs(enc, unsigned)).toMatchObject({ status: 400, code: 'invalid_signature' });
+    const other = makeIdpKey({ cn: 'Other SP' });
+    const wrongKey = await encryptAssertion(signedXml, other.certPem);
+    expect(await postAcs(enc, wrongKey)).toMatchObject({ status: 400, code: 'decryption_failed' });
+    // a connection without an SP key cannot read it at all
+    expect(await postAcs(f, await encryptAssertion(signed(f), sp.certPem))).toMatchObject({
+      status: 400,
+      code: 'encrypted_assertion_unsupported',
+    });
+  });
+
+  it('publishes the SP certificate in the SP metadata', async () => {
+    const xml = await (await fetch(`${stack.url}/saml/${enc.connectionId}/metadata.xml`)).text();
+    expect(xml).toContain(sp.certDer.slice(0, 60));
+    expect(xml).toContain('use="encryption"');
+    expect(xml).toContain('AuthnRequestsSigned="true"');
+  });
+
+  it('signs SP-initiated AuthnRequests with the SP key (redirect binding signature)', async () => {
+    const start = await fetch(`${stack.url}/saml/${enc.connectionId}/login`, { redirect: 'manual' });
+    const location = new URL(start.headers.get('location') ?? '');
+    expect(location.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    const signedPart = location.search.slice(1).split('&Signature=')[0] ?? '';
+    const { createVerify } = await import('node:crypto');
+    const ok = createVerify('RSA-SHA256')
+      .update(signedPart)
+      .verify(sp.certPem, Buffer.from(location.searchParams.get('Signature') ?? '', 'base64'));
+    expect(ok).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { getAudit } from '#shared/audit/http.ts';
 import * as connections from '#shared/connections/http.ts';
 import { httpFunction } from '#shared/http/handler.ts';
 import * as members from '#shared/identity/admin-http.ts';
@@ -14,6 +15,7 @@ export const handler = httpFunction({
   'DELETE /admin/tenants/{tenantId}/connections/{connectionId}': connections.deleteConnection,
   'POST /admin/tenants/{tenantId}/connections/{connectionId}/test': connections.testConnection,
   'GET /admin/tenants/{tenantId}/connections/{connectionId}/directory-groups': connections.directoryGroups,
+  'GET /admin/tenants/{tenantId}/audit': getAudit,
   'POST /admin/tenants/{tenantId}/users': members.createUser,
   'GET /admin/tenants/{tenantId}/users': members.listUsers,
   'GET /admin/tenants/{tenantId}/users/{userId}': members.getUser,

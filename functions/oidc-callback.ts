@@ -1,7 +1,6 @@
 import { httpFunction } from '#shared/http/handler.ts';
-import { notImplemented } from '#shared/http/responses.ts';
+import { oidcCallback } from '#shared/oidc/http.ts';
 
-// The oidc issue implements this function; until then its routes answer 501.
 export const handler = httpFunction({
-  'GET /oidc/{connectionId}/callback': notImplemented,
+  'GET /oidc/{connectionId}/callback': oidcCallback,
 });

@@ -1,7 +1,7 @@
 import { httpFunction } from '#shared/http/handler.ts';
-import { notImplemented } from '#shared/http/responses.ts';
+import { oidcClientJwks, oidcLogin } from '#shared/oidc/http.ts';
 
-// The oidc issue implements this function; until then its routes answer 501.
 export const handler = httpFunction({
-  'GET /oidc/{connectionId}/login': notImplemented,
+  'GET /oidc/{connectionId}/login': oidcLogin,
+  'GET /oidc/{connectionId}/jwks.json': oidcClientJwks,
 });

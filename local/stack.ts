@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { recordAuditEvent } from '#shared/audit/records.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import { LocalEventBus } from '#shared/ports/events.ts';
 import { LocalSecretStore } from '#shared/ports/secrets.ts';
 import { FUNCTIONS, type FunctionName, ROUTES } from '#shared/routes.ts';
-import { configureRuntime } from '#shared/runtime.ts';
+import { configureRuntime, runtime } from '#shared/runtime.ts';
 import { type Demo, seedDemo } from './demo/index.ts';
 import { ensureTable } from './dynamodb.ts';
 import { createLocalServer, type LambdaHandler } from './server.ts';
@@ -68,6 +69,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     .get(SESSION_KEYS_REF)
     .catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
   const events = new LocalEventBus();
+  // What EventBridge and the audit consumer do in AWS: every event becomes an audit record.
+  events.subscribe((event) =>
+    recordAuditEvent(runtime(), event).then(
+      () => undefined,
+      (error) => console.error('audit record failed', error),
+    ),
+  );
 
   const handlers = await loadHandlers();
   let demo: Demo | undefined;

@@ -16,6 +16,8 @@ const dataSetting = process.env.LOCAL_DATA_DIR ?? '.local';
 const dataDir = dataSetting === ':memory:' ? undefined : resolve(dataSetting);
 process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
 process.env.POWERTOOLS_SERVICE_NAME ??= 'sso-local';
+// EMF metric lines are for CloudWatch; locally they would only drown the logs.
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
 const dynamo = await startDynamoDbLocal(dataDir ? { dataDir: resolve(dataDir, 'dynamodb') } : {});
 const generated = !process.env.OPERATOR_TOKEN;

@@ -149,6 +149,7 @@ export const ROUTES = [
   { method: 'DELETE', path: C, function: 'admin' },
   { method: 'POST', path: `${C}/test`, function: 'admin' },
   { method: 'GET', path: `${C}/directory-groups`, function: 'admin' },
+  { method: 'GET', path: `${T}/audit`, function: 'admin' },
   { method: 'POST', path: `${T}/users`, function: 'admin' },
   { method: 'GET', path: `${T}/users`, function: 'admin' },
   { method: 'GET', path: `${T}/users/{userId}`, function: 'admin' },
@@ -167,6 +168,7 @@ export const ROUTES = [
   { method: 'GET', path: '/saml/{connectionId}/login', function: 'saml-login' },
   { method: 'GET', path: '/oidc/{connectionId}/login', function: 'oidc-login' },
   { method: 'GET', path: '/oidc/{connectionId}/callback', function: 'oidc-callback' },
+  { method: 'GET', path: '/oidc/{connectionId}/jwks.json', function: 'oidc-login' },
   { method: 'POST', path: '/ldap/{connectionId}/login', function: 'ldap-login' },
 
   { method: 'POST', path: '/login/password', function: 'password-login' },

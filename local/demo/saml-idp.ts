@@ -208,7 +208,10 @@ export async function encryptAssertion(
 ): Promise<string> {
   const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)?.[0] ?? '';
   // Standalone, the assertion must declare the namespace its prefix used from the Response.
-  const standalone = assertion.replace('<saml:Assertion ', '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ');
+  const standalone = assertion.replace(
+    '<saml:Assertion ',
+    '<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ',
+  );
   const encrypted = await new Promise<string>((done, fail) =>
     xmlenc.encrypt(
       standalone,

@@ -106,6 +106,7 @@ export function viewOf(rt: Runtime, connection: Connection): ConnectionView {
     sp: connector.sp(rt.config.BASE_URL, connection.id),
     compatibility: connection.compatibility,
     ...(connection.derived?.idp ? { idp: connection.derived.idp } : {}),
+    ...(connection.derived?.clientJwks ? { clientJwks: connection.derived.clientJwks } : {}),
     version: connection.version,
     createdAt: connection.createdAt,
     updatedAt: connection.updatedAt,

@@ -1,7 +1,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import { logger } from '../logger.ts';
+import { metrics } from '../metrics.ts';
 import { prefersHtml } from './negotiate.ts';
 import { toRequest } from './request.ts';
 import { escapeHtml, html, json } from './responses.ts';
@@ -86,6 +88,7 @@ const httpLayer = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
 export function httpFunction(operations: Readonly<Record<string, Operation>>) {
   const handler = middy<HttpEvent, HttpResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpLayer())
     .handler(async (event) => {
       const operation = Object.hasOwn(operations, event.routeKey) ? operations[event.routeKey] : undefined;

@@ -1,6 +1,7 @@
 import type { Connection } from '../connections/model.ts';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
+import { countWith, MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { getTenant } from '../store/tenants.ts';
 import type { Tenant } from '../tenants/model.ts';
@@ -16,6 +17,7 @@ export async function recordLoginFailure(
   failure: { tenantId?: string; connectionId?: string; protocol: Amr; error: unknown },
 ): Promise<void> {
   const reason = isAppError(failure.error) ? failure.error.code : 'internal_error';
+  countWith(SSO_METRICS.loginFailed, { Protocol: failure.protocol, Reason: reason });
   await rt.events
     .publish({
       type: 'login.failed',
@@ -66,6 +68,8 @@ export async function signInWithIdentity(
       ...(connection.authorization.enabled ? { authzTtlSeconds: connection.authorization.ttlSeconds } : {}),
     });
     const base = { connectionId: connection.id, userId: provisioned.user.id };
+    countWith(SSO_METRICS.loginSucceeded, { Protocol: connection.type });
+    if (provisioned.created) metrics.addMetric(SSO_METRICS.userProvisioned, MetricUnit.Count, 1);
     await rt.events.publish(
       ...(provisioned.created
         ? [

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { validate } from '../http/request.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
+import { countWith, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { getUserAndMembership, normalizeEmail, tx, userIdByEmail, writeTogether } from '../store/users.ts';
 import { TenantId } from '../tenants/model.ts';
@@ -83,6 +84,7 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
       amr: 'password',
       ttlSeconds: tenant.settings.sessionTtlSeconds,
     });
+    countWith(SSO_METRICS.loginSucceeded, { Protocol: 'password' });
     await rt.events.publish({
       type: 'login.succeeded',
       tenantId: tenant.id,

@@ -42,9 +42,12 @@ export const sessionAudience = (rt: Runtime) => rt.config.BASE_URL;
 const jwtExpiry = (record: SessionRecord) =>
   record.authzExpiresAt ? Math.min(record.expiresAt, record.authzExpiresAt) : record.expiresAt;
 
-async function sign(rt: Runtime, record: SessionRecord): Promise<{ token: string; claims: SessionClaims }> {
+async function sign(
+  rt: Runtime,
+  record: SessionRecord,
+  iat = epochSeconds(rt.clock.now()),
+): Promise<{ token: string; claims: SessionClaims }> {
   const key = await currentKey(rt);
-  const iat = epochSeconds(rt.clock.now());
   const claims: SessionClaims = {
     sub: record.userId,
     tid: record.tenantId,
@@ -97,7 +100,7 @@ export async function issueSession(rt: Runtime, input: NewSession): Promise<Issu
     version: 1,
   };
   await putSession(rt.db, record);
-  return { ...(await sign(rt, record)), record };
+  return { ...(await sign(rt, record, nowSec)), record };
 }
 
 /** Signs a fresh JWT for a stored session (after an authorization refresh). */

@@ -7,6 +7,7 @@ import { AppError, Errors } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { recordLoginFailure, signInWithIdentity } from '../identity/login.ts';
 import type { VerifiedIdentity } from '../identity/model.ts';
+import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { findConnectionById } from '../store/connections.ts';
@@ -174,6 +175,7 @@ export async function consumeResponse(
         epochSeconds(now),
       ))
     ) {
+      metrics.addMetric(SSO_METRICS.replayBlocked, MetricUnit.Count, 1);
       await rt.events.publish({
         type: 'saml.replay_blocked',
         tenantId: connection.tenantId,

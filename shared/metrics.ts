@@ -1,0 +1,42 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/**
+ * The service's own metrics, as CloudWatch embedded metric format through Powertools. The CDK
+ * dashboard and alarms read these names (infra/metrics.ts re-exports them). No tenant dimension:
+ * per-tenant detail belongs to the audit trail, not to metric cardinality.
+ */
+export const SSO_METRICS = {
+  namespace: 'SSO',
+  /** Count per successful login; dimension `Protocol` (saml, oidc, ldap, password). */
+  loginSucceeded: 'LoginSucceeded',
+  /** Count per refused login; dimensions `Protocol` and `Reason` (the error code). */
+  loginFailed: 'LoginFailed',
+  /** Count per account created by provisioning. */
+  userProvisioned: 'UserProvisioned',
+  /** Count per SAML assertion refused as a replay. */
+  replayBlocked: 'ReplayBlocked',
+  /** Milliseconds of one directory round trip (LDAP). */
+  directoryLatency: 'DirectoryLatency',
+  /** Days until the SAML signing certificate expires, per connection, from the metadata refresh. */
+  samlCertificateDaysToExpiry: 'SamlCertificateDaysToExpiry',
+} as const;
+
+/** Created once per container; the middy chain publishes what a request recorded. */
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? SSO_METRICS.namespace,
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sso',
+});
+
+/** One data point with its own dimensions (Protocol, Reason), published with the request's batch. */
+export function countWith(
+  name: string,
+  dimensions: Record<string, string>,
+  value = 1,
+  unit = MetricUnit.Count,
+): void {
+  const single = metrics.singleMetric();
+  for (const [k, v] of Object.entries(dimensions)) single.addDimension(k, v);
+  single.addMetric(name, unit, value);
+}
+
+export { MetricUnit };

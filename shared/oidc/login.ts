@@ -1,0 +1,114 @@
+import * as client from 'openid-client';
+import { AppError } from '../errors.ts';
+import type { HttpRequest, HttpResult } from '../http/types.ts';
+import { recordLoginFailure, tenantOf } from '../identity/login.ts';
+import { allowedRedirect } from '../identity/redirects.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import type { Runtime } from '../runtime.ts';
+import { putLoginState } from '../store/one-time.ts';
+import { configurationFor, providerMetadata } from './idp.ts';
+import { issuerMismatch } from './refusals.ts';
+import {
+  callbackUrl,
+  LOGIN_STATE_TTL_SECONDS,
+  type LoginStateData,
+  newBinding,
+  oidcConnection,
+} from './state.ts';
+
+/** OIDC Core 3.1.2.1: `openid` makes it OpenID Connect; `email` is what the identity core keys on first. */
+const ALWAYS_SCOPES = ['openid', 'email'];
+
+/** Long enough for any real URL or hint; anything longer is refused rather than truncated. */
+const MAX_PARAM = 2048;
+
+function param(request: HttpRequest, name: string): string | undefined {
+  const value = request.query[name];
+  if (value === undefined || value === '') return undefined;
+  if (value.length > MAX_PARAM) {
+    throw new AppError(400, 'invalid_request', `The "${name}" parameter is too long.`);
+  }
+  return value;
+}
+
+/**
+ * GET /oidc/{c}/login: the authorization request (OIDC Core 3.1.2.1), authorization code flow
+ * with PKCE S256 (RFC 7636), a fresh state and nonce stored single use. Also the initiate-login
+ * URI of third-party-initiated login (OIDC Core 4): `iss` must be this connection's issuer,
+ * `login_hint` is passed on, and `target_link_uri` is kept only when the tenant allows it.
+ */
+export async function beginLogin(
+  rt: Runtime,
+  request: HttpRequest,
+  connectionId: string,
+): Promise<HttpResult> {
+  const { connection, config } = await oidcConnection(rt, connectionId);
+  try {
+    const metadata = await providerMetadata(rt, config);
+    if (!metadata.authorization_endpoint) {
+      throw new AppError(
+        502,
+        'idp_unexpected_response',
+        'The identity provider lists no authorization endpoint.',
+      );
+    }
+    const iss = param(request, 'iss');
+    // OIDC Core 4: the RP MUST check that `iss` is an issuer it has a relationship with. The
+    // connection comes from the route, so only its own issuer qualifies.
+    if (iss !== undefined && iss !== metadata.issuer && iss !== config.issuer) {
+      throw issuerMismatch('third-party login request');
+    }
+    const tenant = await tenantOf(rt, connection.tenantId);
+    // OIDC Core 4: target_link_uri MUST be checked, or the RP becomes an open redirector. The
+    // identity core checks it again when the login completes.
+    const redirect = allowedRedirect(
+      param(request, 'target_link_uri') ?? param(request, 'redirect'),
+      tenant.settings.allowedRedirectUrls,
+    );
+    const loginHint = param(request, 'login_hint');
+
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const binding = newBinding(rt, connection, state);
+    const data: LoginStateData = {
+      nonce,
+      codeVerifier,
+      binding: binding.digest,
+      ...(redirect ? { redirect } : {}),
+      ...(config.maxAge !== undefined ? { maxAge: config.maxAge } : {}),
+    };
+    await putLoginState(rt.db, {
+      id: state,
+      kind: 'oidc',
+      connectionId: connection.id,
+      expiresAt: epochSeconds(rt.clock.now()) + LOGIN_STATE_TTL_SECONDS,
+      data,
+    });
+
+    const configuration = configurationFor(rt, config, metadata, client.None(), { encryptedIdToken: false });
+    const scope = [...new Set([...ALWAYS_SCOPES, ...config.scopes])].join(' ');
+    const url = client.buildAuthorizationUrl(configuration, {
+      response_type: 'code',
+      redirect_uri: callbackUrl(rt, connection.id),
+      scope,
+      state,
+      nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      ...(config.prompt.length > 0 ? { prompt: config.prompt.join(' ') } : {}),
+      ...(config.display ? { display: config.display } : {}),
+      ...(config.maxAge !== undefined ? { max_age: String(config.maxAge) } : {}),
+      ...(loginHint ? { login_hint: loginHint } : {}),
+    });
+    return { statusCode: 302, headers: { location: url.href }, cookies: [binding.cookie], body: '' };
+  } catch (error) {
+    await recordLoginFailure(rt, {
+      tenantId: connection.tenantId,
+      connectionId: connection.id,
+      protocol: 'oidc',
+      error,
+    });
+    throw error;
+  }
+}

@@ -1,0 +1,91 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { Connection } from '../connections/model.ts';
+import { AppError, Errors } from '../errors.ts';
+import type { HttpRequest } from '../http/types.ts';
+import type { Runtime } from '../runtime.ts';
+import { findConnectionById } from '../store/connections.ts';
+import { oidcConfigOf } from './idp.ts';
+
+/**
+ * What one login keeps between the authorization request and the callback. The caller owns the
+ * protocol state (STYLE.md 9): state, nonce and PKCE verifier live in the store, single use, for
+ * ten minutes; a cookie only binds them to the browser that started the login.
+ */
+export const LOGIN_STATE_TTL_SECONDS = 600;
+
+export const LoginStateData = z.object({
+  nonce: z.string().min(1),
+  codeVerifier: z.string().min(43).max(128),
+  /** sha256 of the browser binding cookie's value. */
+  binding: z.string().min(1),
+  /** An allowed post-login URL (RelayState's OIDC twin), already checked against the tenant's list. */
+  redirect: z.string().optional(),
+  /** The max_age sent, so auth_time is checked against what was asked (OIDC Core 3.1.2.1). */
+  maxAge: z.int().min(0).optional(),
+});
+export type LoginStateData = z.infer<typeof LoginStateData>;
+
+export const stateInvalid = () =>
+  new AppError(
+    400,
+    'state_invalid',
+    'This sign-in link is unknown, has expired or was already used. Start the sign-in again.',
+  );
+
+/** The login routes name the connection; the tenant, issuer and client all come from it. */
+export async function oidcConnection(rt: Runtime, connectionId: string) {
+  const connection = connectionId.length <= 128 ? await findConnectionById(rt.db, connectionId) : undefined;
+  if (connection?.type !== 'oidc') throw Errors.notFound('The connection');
+  if (!connection.enabled) {
+    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off for the organization.');
+  }
+  return { connection, config: oidcConfigOf(connection) };
+}
+
+export const callbackUrl = (rt: Runtime, connectionId: string) =>
+  `${rt.config.BASE_URL}/oidc/${encodeURIComponent(connectionId)}/callback`;
+
+const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/** One cookie per login, so two tabs signing in at once do not overwrite each other's. */
+const bindingCookieName = (state: string) => `oidc_${digest(state).slice(0, 16)}`;
+
+function bindingCookie(
+  rt: Runtime,
+  connection: Pick<Connection, 'id'>,
+  name: string,
+  value: string,
+  maxAge: number,
+) {
+  const base = new URL(rt.config.BASE_URL);
+  const path = `${base.pathname.replace(/\/+$/, '')}/oidc/${encodeURIComponent(connection.id)}/callback`;
+  const secure = base.protocol === 'https:' ? '; Secure' : '';
+  // SameSite=Lax: the IdP's redirect back is a top-level GET navigation, which Lax cookies follow.
+  return `${name}=${value}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`;
+}
+
+/** A fresh binding: the cookie for the browser and the digest for the stored state. */
+export function newBinding(rt: Runtime, connection: Pick<Connection, 'id'>, state: string) {
+  const value = randomBytes(32).toString('base64url');
+  return {
+    cookie: bindingCookie(rt, connection, bindingCookieName(state), value, LOGIN_STATE_TTL_SECONDS),
+    digest: digest(value),
+  };
+}
+
+export const clearedBinding = (rt: Runtime, connection: Pick<Connection, 'id'>, state: string) =>
+  bindingCookie(rt, connection, bindingCookieName(state), '', 0);
+
+/**
+ * Whether the callback comes from the browser that started the login: without this an attacker
+ * could send a victim a callback link for the attacker's own IdP session (login CSRF, RFC 6749
+ * section 10.12).
+ */
+export function bindingMatches(request: HttpRequest, state: string, expectedDigest: string): boolean {
+  const value = request.cookies[bindingCookieName(state)];
+  if (!value) return false;
+  const a = Buffer.from(digest(value));
+  const b = Buffer.from(expectedDigest);
+  return a.length === b.length && timingSafeEqual(a, b);
+}

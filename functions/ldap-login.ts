@@ -1,7 +1,6 @@
 import { httpFunction } from '#shared/http/handler.ts';
-import { notImplemented } from '#shared/http/responses.ts';
+import * as ldap from '#shared/ldap/http.ts';
 
-// The ldap issue implements this function; until then its routes answer 501.
 export const handler = httpFunction({
-  'POST /ldap/{connectionId}/login': notImplemented,
+  'POST /ldap/{connectionId}/login': ldap.login,
 });

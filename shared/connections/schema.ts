@@ -155,8 +155,9 @@ export const LdapConfig = z.strictObject({
   caPem: Pem('CA certificate').optional(),
   /** Plain LDAP without StartTLS: for tests against a local directory only. */
   insecure: z.boolean().default(false),
-  connectTimeoutMs: z.int().min(100).max(10_000).default(3000),
-  timeoutMs: z.int().min(100).max(20_000).default(5000),
+  // Well under the ldap-login Lambda's timeout, so a slow directory is a clean 503, not a timeout.
+  connectTimeoutMs: z.int().min(100).max(5000).default(3000),
+  timeoutMs: z.int().min(100).max(8000).default(5000),
   dnResolution: z.discriminatedUnion('method', [
     z.strictObject({
       method: z.literal('search'),

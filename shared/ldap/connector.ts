@@ -1,6 +1,7 @@
-import { type Finding, verdict } from '../connections/model.ts';
+import { verdict } from '../connections/model.ts';
 import type { ConnectorDefinition } from '../connections/registry.ts';
 import type { LdapConfig } from '../connections/schema.ts';
+import { directoryGroups, liveTest, offlineChecks } from './admin.ts';
 
 export const ldapConnector: ConnectorDefinition<LdapConfig> = {
   secretPaths: [['dnResolution', 'serviceAccount', 'password']],
@@ -9,14 +10,11 @@ export const ldapConnector: ConnectorDefinition<LdapConfig> = {
       ? [['dnResolution', 'serviceAccount', 'password']]
       : [],
   sp: (baseUrl, id) => ({ loginUrl: `${baseUrl}/ldap/${id}/login` }),
-  onSave: async (_rt, { config }) => {
-    const warnings: Finding[] = [];
-    if (config.insecure) {
-      warnings.push({
-        code: 'insecure_transport',
-        message: 'Passwords go to the directory without TLS; use this only against a test directory.',
-      });
-    }
-    return { compatibility: verdict([], warnings) };
+  // Offline and cheap: a save never waits on the directory; the live bind is liveTest's.
+  onSave: async (rt, { config }) => {
+    const { problems, warnings } = offlineChecks(config, rt.config.ALLOW_PRIVATE_URLS);
+    return { compatibility: verdict(problems, warnings) };
   },
+  liveTest,
+  directoryGroups,
 };

@@ -102,9 +102,7 @@ export const loginPage: Operation = async (request) => {
   const hidden = [
     `<input type="hidden" name="${CSRF_FIELD}" value="${escapeHtml(csrf.value)}">`,
     form?.type === 'password' ? `<input type="hidden" name="tenantId" value="${escapeHtml(tenant.id)}">` : '',
-    redirectTo && form?.type === 'password'
-      ? `<input type="hidden" name="redirectTo" value="${escapeHtml(redirectTo)}">`
-      : '',
+    redirectTo ? `<input type="hidden" name="redirectTo" value="${escapeHtml(redirectTo)}">` : '',
   ].join('');
   const who = session
     ? `<div class="who" id="signed-in">Signed in as <strong>${escapeHtml(session.email)}</strong> (${escapeHtml(session.role)}).

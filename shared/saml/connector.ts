@@ -4,7 +4,13 @@ import type { SamlConfig } from '../connections/schema.ts';
 import { isAppError } from '../errors.ts';
 import { guardedFetch } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
-import { claimEntity, connectionsUsingEntity, releaseEntity } from '../store/idp-entities.ts';
+import {
+  claimEntity,
+  connectionsUsingEntity,
+  indexSamlConnection,
+  releaseEntity,
+  unindexSamlConnection,
+} from '../store/idp-entities.ts';
 import { assess, type IdpMetadata, MetadataError, parseIdpMetadata } from './metadata.ts';
 
 export interface SamlDerived {
@@ -90,8 +96,10 @@ export const samlConnector: ConnectorDefinition<SamlConfig> = {
   secretPaths: [['spPrivateKeyPem']],
   requiredSecrets: () => [],
   sp: spUrls,
-  onSave: (rt, { tenantId, connectionId, config, previous }) =>
-    refresh(rt, tenantId, connectionId, config, previous?.derived as SamlDerived | undefined),
+  onSave: async (rt, { tenantId, connectionId, config, previous }) => {
+    await indexSamlConnection(rt.db, connectionId, tenantId);
+    return refresh(rt, tenantId, connectionId, config, previous?.derived as SamlDerived | undefined);
+  },
   liveTest: async (rt, connection) => {
     const result = await refresh(
       rt,
@@ -114,6 +122,7 @@ export const samlConnector: ConnectorDefinition<SamlConfig> = {
     };
   },
   onDelete: async (rt, connection) => {
+    await unindexSamlConnection(rt.db, connection.id);
     const idp = (connection.derived as SamlDerived | undefined)?.idp;
     if (idp) await releaseEntity(rt.db, idp.entityId, connection.id);
   },

@@ -42,3 +42,36 @@ export async function releaseEntity(db: Db, entityId: string, connectionId: stri
     new DeleteCommand({ TableName: db.table, Key: keys.idpEntity(hashOf(entityId), connectionId) }),
   );
 }
+
+/** Lists a SAML connection for the scheduled refresh. */
+export async function indexSamlConnection(db: Db, connectionId: string, tenantId: string): Promise<void> {
+  await db.doc.send(
+    new PutCommand({
+      TableName: db.table,
+      Item: { ...keys.samlConnection(connectionId), entity: 'saml-index', connectionId, tenantId },
+    }),
+  );
+}
+
+export async function unindexSamlConnection(db: Db, connectionId: string): Promise<void> {
+  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.samlConnection(connectionId) }));
+}
+
+export async function allSamlConnections(db: Db): Promise<{ connectionId: string; tenantId: string }[]> {
+  const found: { connectionId: string; tenantId: string }[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await db.doc.send(
+      new QueryCommand({
+        TableName: db.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.samlConnections().pk },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const i of out.Items ?? [])
+      found.push({ connectionId: i.connectionId as string, tenantId: i.tenantId as string });
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return found;
+}

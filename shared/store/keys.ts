@@ -90,6 +90,9 @@ export const keys = {
     sk: P.connection + connectionId,
   }),
   idpEntityOf: (entityIdHash: string) => ({ pk: P.idpEntity + entityIdHash }),
+  /** Every SAML connection, for the scheduled metadata refresh (one small partition). */
+  samlConnection: (connectionId: string): Key => ({ pk: 'SAMLCONNECTIONS', sk: P.connection + connectionId }),
+  samlConnections: () => ({ pk: 'SAMLCONNECTIONS' }),
 
   replay: (connectionId: string, assertionId: string): Key => ({
     pk: `${P.replay}${connectionId}#${assertionId}`,

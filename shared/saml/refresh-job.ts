@@ -1,0 +1,46 @@
+import type { SamlConfig } from '../connections/schema.ts';
+import { logger } from '../logger.ts';
+import { countWith, MetricUnit, SSO_METRICS } from '../metrics.ts';
+import type { Runtime } from '../runtime.ts';
+import { getConnection, recordLiveTest } from '../store/connections.ts';
+import { allSamlConnections } from '../store/idp-entities.ts';
+import { type SamlDerived, samlConnector } from './connector.ts';
+
+/**
+ * The scheduled SAML job: re-fetch every metadata URL (the last good copy stays when a fetch
+ * fails) and report, per connection, the days until its signing certificate expires, so an alarm
+ * fires 30 days before logins would start failing.
+ */
+export async function refreshAllSamlMetadata(rt: Runtime) {
+  const summary = { connections: 0, refreshed: 0, failed: 0, minDaysToExpiry: Number.POSITIVE_INFINITY };
+  for (const { connectionId, tenantId } of await allSamlConnections(rt.db)) {
+    const connection = await getConnection(rt.db, tenantId, connectionId);
+    if (!connection || connection.type !== 'saml') continue;
+    summary.connections++;
+    let derived = connection.derived as SamlDerived | undefined;
+    if ((connection.config as SamlConfig).idpMetadataUrl && samlConnector.liveTest) {
+      const result = await samlConnector.liveTest(rt, connection);
+      await recordLiveTest(rt.db, connection, result);
+      const failed =
+        result.compatibility.warnings.some((w) => w.code === 'metadata_refresh_failed') || !result.derived;
+      if (failed) summary.failed++;
+      else summary.refreshed++;
+      derived = result.derived as SamlDerived | undefined;
+    }
+    const now = rt.clock.now().getTime();
+    // The latest-expiring certificate is the one that keeps logins working.
+    const latest = Math.max(...(derived?.idp.certificates ?? []).map((c) => Date.parse(c.notAfter)));
+    if (Number.isFinite(latest)) {
+      const days = Math.floor((latest - now) / 86_400_000);
+      summary.minDaysToExpiry = Math.min(summary.minDaysToExpiry, days);
+      countWith(
+        SSO_METRICS.samlCertificateDaysToExpiry,
+        { ConnectionId: connectionId },
+        days,
+        MetricUnit.Count,
+      );
+    }
+  }
+  logger.info('saml metadata refresh', summary);
+  return summary;
+}

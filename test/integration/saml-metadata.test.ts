@@ -1,0 +1,80 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idpMetadata, makeIdpKey } from '../../local/demo/saml-idp.ts';
+import { runtime } from '../../shared/runtime.ts';
+import { refreshAllSamlMetadata } from '../../shared/saml/refresh-job.ts';
+import { startTestStack, type TestStack } from '../helpers/stack.ts';
+
+let stack: TestStack;
+let server: Server;
+let metadataUrl: string;
+let served: { status: number; body: string };
+const ENTITY = 'https://idp.url.test/metadata';
+const oldKey = makeIdpKey();
+const newKey = makeIdpKey({ days: 20 });
+
+interface View {
+  id: string;
+  compatibility: { compatible: boolean; problems: { code: string }[]; warnings: { code: string }[] };
+  idp?: { entityId: string; certificates: { fingerprint256: string }[] };
+}
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  served = { status: 200, body: idpMetadata(ENTITY, [oldKey.certDer], 'https://idp.url.test/sso') };
+  server = createServer((_req, res) => {
+    res.writeHead(served.status, { 'content-type': 'application/xml' });
+    res.end(served.body);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  metadataUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+  await stack.call('POST', '/admin/tenants', { body: { id: 'meta-co', name: 'Meta' } });
+});
+afterAll(async () => {
+  server.close();
+  await stack.close();
+});
+
+describe('IdP metadata from a URL', () => {
+  it('is fetched on save, refreshed on schedule, and the last good copy stays when a refresh fails', async () => {
+    const created = await stack.call<View>('POST', '/admin/tenants/meta-co/connections', {
+      body: { type: 'saml', name: 'By URL', saml: { idpMetadataUrl: metadataUrl } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.compatibility.compatible).toBe(true);
+    expect(created.body.idp?.entityId).toBe(ENTITY);
+
+    // The IdP rotates its certificate; the scheduled job picks it up.
+    served = { status: 200, body: idpMetadata(ENTITY, [newKey.certDer], 'https://idp.url.test/sso') };
+    const summary = await refreshAllSamlMetadata(runtime());
+    expect(summary).toMatchObject({ refreshed: 1, failed: 0 });
+    expect(summary.minDaysToExpiry).toBeLessThanOrEqual(20);
+    const after = await stack.call<View>('GET', `/admin/tenants/meta-co/connections/${created.body.id}`);
+    expect(after.body.compatibility.warnings.map((w) => w.code)).toContain('certificate_expiring');
+
+    // The IdP breaks: the live test reports it, and the working copy stays.
+    served = { status: 500, body: 'oops' };
+    const test = await stack.call<{ compatibility: View['compatibility'] }>(
+      'POST',
+      `/admin/tenants/meta-co/connections/${created.body.id}/test`,
+    );
+    expect(test.status).toBe(200);
+    expect(test.body.compatibility.warnings.map((w) => w.code)).toContain('metadata_refresh_failed');
+    const kept = await stack.call<View>('GET', `/admin/tenants/meta-co/connections/${created.body.id}`);
+    expect(kept.body.idp?.certificates).toHaveLength(1);
+    expect(kept.body.idp?.entityId).toBe(ENTITY);
+  });
+
+  it('reports an unreachable metadata URL as a problem when there is no earlier copy', async () => {
+    served = { status: 404, body: '' };
+    const res = await stack.call<View>('POST', '/admin/tenants/meta-co/connections', {
+      body: { type: 'saml', name: 'Broken', saml: { idpMetadataUrl: metadataUrl } },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.compatibility).toMatchObject({
+      compatible: false,
+      problems: [{ code: 'metadata_fetch_failed' }],
+    });
+  });
+});

@@ -11,7 +11,7 @@ export interface StackConfig {
   /** Optional e-mail address subscribed to the alarm topic. */
   alarmEmail?: string;
   /** Optional VPC for the LDAP functions, to reach a directory on a private network. */
-  ldapNetwork?: { vpcId: string; subnetIds: string[] };
+  ldapNetwork?: { vpcId: string; subnetIds: string[]; directoryCidrs?: string[] };
 }
 
 export type ContextReader = (key: string) => unknown;
@@ -65,7 +65,19 @@ export function readStackConfig(get: ContextReader): StackConfig {
   if ((vpcId === undefined) !== (subnetIds.length === 0)) {
     throw new Error('Context "ldapVpcId" and "ldapSubnetIds" go together: set both or neither');
   }
-  if (vpcId !== undefined) config.ldapNetwork = { vpcId, subnetIds };
+  // The private ranges where tenants' directories live (reached through the VPC); the LDAP
+  // functions may connect there and nowhere else private.
+  const directoryCidrs = stringList(get, 'ldapDirectoryCidrs');
+  for (const cidr of directoryCidrs) {
+    if (!/^[0-9a-f:.]+\/\d{1,3}$/i.test(cidr))
+      throw new Error(`Context "ldapDirectoryCidrs": "${cidr}" is not a CIDR`);
+  }
+  if (directoryCidrs.length > 0 && vpcId === undefined) {
+    throw new Error('Context "ldapDirectoryCidrs" needs "ldapVpcId" and "ldapSubnetIds"');
+  }
+  if (vpcId !== undefined) {
+    config.ldapNetwork = { vpcId, subnetIds, ...(directoryCidrs.length > 0 ? { directoryCidrs } : {}) };
+  }
 
   return config;
 }

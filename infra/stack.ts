@@ -48,7 +48,15 @@ export class SsoStack extends Stack {
         ? ldapNetwork(this, config.ldapNetwork)
         : undefined;
     for (const [name, spec] of specs) {
-      this.functions.set(name, this.createFunction(name, spec, inVpc(name) ? network : undefined));
+      this.functions.set(
+        name,
+        this.createFunction(
+          name,
+          spec,
+          inVpc(name) ? network : undefined,
+          config.ldapNetwork?.directoryCidrs ?? [],
+        ),
+      );
     }
 
     this.api.addRoutes(ROUTES, (name) => {
@@ -100,12 +108,22 @@ export class SsoStack extends Stack {
   }
 
   /** A function from its spec, granted exactly what the spec names (least privilege). */
-  private createFunction(name: string, spec: FunctionSpec, network?: FunctionNetwork): SsoFunction {
+  private createFunction(
+    name: string,
+    spec: FunctionSpec,
+    network: FunctionNetwork | undefined,
+    directoryCidrs: string[],
+  ): SsoFunction {
     const { data } = this;
     const fn = new SsoFunction(this, pascal(name), {
       name,
       spec,
-      environment: { BASE_URL: this.api.baseUrl },
+      environment: {
+        BASE_URL: this.api.baseUrl,
+        ...(network && directoryCidrs.length > 0
+          ? { PRIVATE_DIRECTORY_CIDRS: directoryCidrs.join(',') }
+          : {}),
+      },
       ...(network ? { network } : {}),
     });
     if (spec.table !== 'none') fn.bindTable(data.table, spec.table, data.indexNames);

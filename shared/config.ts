@@ -20,6 +20,20 @@ const EnvSchema = z.object({
   /** Secret id holding the session signing keys (JSON, rotated in place). */
   SESSION_KEYS_SECRET_ID: z.string().default('session-keys'),
   EVENT_BUS_NAME: z.string().default('default'),
+  /**
+   * Private ranges (CIDRs, comma-separated) where tenants' directories may live: set by the stack
+   * for an LDAP function placed in a VPC. Only LDAP hosts use it; loopback and link-local never.
+   */
+  PRIVATE_DIRECTORY_CIDRS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.cidrv4().or(z.cidrv6()))),
   /** Lifts the private-address and https rule of the URL guard: local development and tests only. */
   ALLOW_PRIVATE_URLS: z
     .enum(['0', '1', 'true', 'false'])

@@ -1,9 +1,11 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { metrics } from '../metrics.ts';
+import { tracer } from '../tracer.ts';
 import { prefersHtml } from './negotiate.ts';
 import { toRequest } from './request.ts';
 import { escapeHtml, html, json } from './responses.ts';
@@ -71,7 +73,14 @@ export function errorResponse(thrown: unknown, event: HttpEvent): HttpResult {
 /** The house middleware: request id in the logs, security headers, and the one onError. */
 const httpLayer = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
   before: (request) => {
-    logger.appendKeys({ requestId: requestIdOf(request.event), route: request.event.routeKey });
+    // Correlation id and the tenant / connection the route names; never credentials or bodies.
+    const params = request.event.pathParameters ?? {};
+    logger.appendKeys({
+      requestId: requestIdOf(request.event),
+      route: request.event.routeKey,
+      ...(params.tenantId ? { tenantId: params.tenantId } : {}),
+      ...(params.connectionId ? { connectionId: params.connectionId } : {}),
+    });
   },
   after: (request) => {
     if (request.response) request.response = withHeaders(request.response, requestIdOf(request.event));
@@ -87,6 +96,7 @@ const httpLayer = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
  */
 export function httpFunction(operations: Readonly<Record<string, Operation>>) {
   const handler = middy<HttpEvent, HttpResult>()
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpLayer())

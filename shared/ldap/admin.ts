@@ -4,7 +4,7 @@ import type { Connection } from '../connections/model.ts';
 import { type Finding, verdict } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { isAppError } from '../errors.ts';
-import { isInternalAddress } from '../net/url-guard.ts';
+import { isInternalAddress, isOpenedPrivate } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Directory, isDirectoryUnavailable, type UnavailableReason, withDirectory } from './client.ts';
 import {
@@ -27,7 +27,11 @@ import { findGroups } from './groups.ts';
  */
 
 /** Checks that need no network: names that go into filters, the CA, the host, DN formats. */
-export function offlineChecks(config: LdapConfig, allowPrivate: boolean) {
+export function offlineChecks(
+  config: LdapConfig,
+  allowPrivate: boolean,
+  privateCidrs: readonly string[] = [],
+) {
   const problems: Finding[] = [];
   const warnings: Finding[] = [];
   const names: [string, string | undefined][] = [
@@ -58,7 +62,10 @@ export function offlineChecks(config: LdapConfig, allowPrivate: boolean) {
     }
   }
   const host = new URL(config.url).hostname.replace(/^\[|\]$/g, '');
-  if (!allowPrivate && ((isIP(host) && isInternalAddress(host)) || /(^|\.)localhost$/i.test(host))) {
+  const internal = isIP(host)
+    ? isInternalAddress(host) && !isOpenedPrivate(host, privateCidrs)
+    : /(^|\.)localhost$/i.test(host);
+  if (!allowPrivate && internal) {
     problems.push({ code: 'url_not_allowed', message: 'The directory URL points at an internal address.' });
   }
   if (config.insecure) {
@@ -145,7 +152,11 @@ async function sampleUsers(directory: Directory, config: LdapConfig, bases: stri
 
 export async function liveTest(rt: Runtime, connection: Connection) {
   const config = ldapConfigOf(connection);
-  const { problems, warnings } = offlineChecks(config, rt.config.ALLOW_PRIVATE_URLS);
+  const { problems, warnings } = offlineChecks(
+    config,
+    rt.config.ALLOW_PRIVATE_URLS,
+    rt.config.PRIVATE_DIRECTORY_CIDRS,
+  );
   const report: Record<string, unknown> = { url: config.url, reachable: false };
   try {
     const account = await serviceAccountOf(rt, connection, config);

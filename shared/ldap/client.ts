@@ -5,7 +5,7 @@ import { Client, type Filter, ResultCodeError, type SearchOptions } from 'ldapts
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import { logger } from '../logger.ts';
-import { isInternalAddress } from '../net/url-guard.ts';
+import { isInternalAddress, isOpenedPrivate } from '../net/url-guard.ts';
 
 /**
  * One connection to a tenant's directory, for one login, refresh or admin call, and then closed.
@@ -23,6 +23,8 @@ export type Target = Pick<LdapConfig, 'url' | 'caPem' | 'insecure' | 'connectTim
 
 export interface OpenOptions {
   allowPrivate: boolean;
+  /** Private ranges opened for directories (PRIVATE_DIRECTORY_CIDRS). */
+  privateCidrs?: readonly string[];
   /** Everything this connection does must finish within this many ms (well under Lambda's timeout). */
   deadlineMs?: number;
 }
@@ -181,7 +183,11 @@ export class Directory {
     // One budget for everything, DNS included, well under the Lambda's timeout.
     const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const deadline = Date.now() + deadlineMs;
-    const address = await withTimeout(resolveHost(host, options.allowPrivate), deadlineMs, 'dns lookup');
+    const address = await withTimeout(
+      resolveHost(host, options.allowPrivate, options.privateCidrs ?? []),
+      deadlineMs,
+      'dns lookup',
+    );
     const directory = new Directory(target, host, address, deadline);
     try {
       await directory.#connect();
@@ -406,7 +412,11 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 }
 
 /** The address to connect to: the host's first address that the SSRF rules allow. */
-async function resolveHost(host: string, allowPrivate: boolean): Promise<string> {
+async function resolveHost(
+  host: string,
+  allowPrivate: boolean,
+  privateCidrs: readonly string[],
+): Promise<string> {
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
@@ -416,7 +426,9 @@ async function resolveHost(host: string, allowPrivate: boolean): Promise<string>
       throw new DirectoryUnavailable('dns_failed', `cannot resolve ${host}`, cause);
     }
   }
-  const usable = allowPrivate ? addresses : addresses.filter((a) => !isInternalAddress(a));
+  const usable = allowPrivate
+    ? addresses
+    : addresses.filter((a) => !isInternalAddress(a) || isOpenedPrivate(a, privateCidrs));
   const address = usable[0];
   if (address === undefined) {
     throw new DirectoryUnavailable('blocked_address', `${host} resolves only to internal addresses`);

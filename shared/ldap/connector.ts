@@ -12,7 +12,11 @@ export const ldapConnector: ConnectorDefinition<LdapConfig> = {
   sp: (baseUrl, id) => ({ loginUrl: `${baseUrl}/ldap/${id}/login` }),
   // Offline and cheap: a save never waits on the directory; the live bind is liveTest's.
   onSave: async (rt, { config }) => {
-    const { problems, warnings } = offlineChecks(config, rt.config.ALLOW_PRIVATE_URLS);
+    const { problems, warnings } = offlineChecks(
+      config,
+      rt.config.ALLOW_PRIVATE_URLS,
+      rt.config.PRIVATE_DIRECTORY_CIDRS,
+    );
     return { compatibility: verdict(problems, warnings) };
   },
   liveTest,

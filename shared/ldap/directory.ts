@@ -25,6 +25,7 @@ export function ldapConfigOf(connection: Connection): LdapConfig {
 
 export const openOptions = (rt: Runtime, deadlineMs?: number): OpenOptions => ({
   allowPrivate: rt.config.ALLOW_PRIVATE_URLS,
+  privateCidrs: rt.config.PRIVATE_DIRECTORY_CIDRS,
   ...(deadlineMs ? { deadlineMs } : {}),
 });
 

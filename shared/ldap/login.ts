@@ -9,6 +9,7 @@ import { recordLoginFailure, signInWithIdentity, tenantOf } from '../identity/lo
 import type { VerifiedIdentity } from '../identity/model.ts';
 import { checkAttempts, clearAccountFailures, recordFailure } from '../identity/throttle.ts';
 import { logger } from '../logger.ts';
+import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { findConnectionById } from '../store/connections.ts';
 import { normalizeEmail } from '../store/users.ts';
@@ -236,7 +237,10 @@ export async function ldapLogin(
     const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
     const priorFailures = await checkAttempts(rt, limits, tenant.id, email, request.sourceIp);
-    const outcome = await authenticate(rt, connection, config, email, body.password);
+    const started = performance.now();
+    const outcome = await authenticate(rt, connection, config, email, body.password).finally(() =>
+      metrics.addMetric(SSO_METRICS.directoryLatency, MetricUnit.Milliseconds, performance.now() - started),
+    );
     if (!outcome.ok) {
       logger.info('ldap login refused', { connectionId: connection.id, reason: outcome.refusal });
       if (outcome.refusal === 'account_disabled') throw accountDisabled();

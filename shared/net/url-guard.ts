@@ -45,6 +45,26 @@ export function isInternalAddress(address: string): boolean {
   return internal.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+/**
+ * Private ranges an operator opened on purpose (a directory reached through the LDAP function's
+ * VPC, PRIVATE_DIRECTORY_CIDRS). Loopback, link-local and metadata addresses stay refused.
+ */
+export function isOpenedPrivate(address: string, cidrs: readonly string[]): boolean {
+  if (cidrs.length === 0) return false;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] ?? address;
+  const family = isIP(mapped);
+  if (family === 0 || /^(127\.|169\.254\.|0\.)/.test(mapped) || mapped === '::1' || /^fe80:/i.test(mapped))
+    return false;
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net = '', bits = ''] = cidr.split('/');
+    const netFamily = isIP(net);
+    if (netFamily === 0 || !/^\d+$/.test(bits)) continue;
+    list.addSubnet(net, Number(bits), netFamily === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list.check(mapped, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 export interface GuardOptions {
   allowPrivate: boolean;
   /** A custom CA (PEM) trusted for this IdP instead of the public roots. */

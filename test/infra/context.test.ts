@@ -38,6 +38,21 @@ describe('readStackConfig', () => {
     });
   });
 
+  it('reads the private ranges where directories live, only with the VPC', () => {
+    const config = readStackConfig(
+      reader({
+        ldapVpcId: 'vpc-1',
+        ldapSubnetIds: ['subnet-a'],
+        ldapDirectoryCidrs: '10.20.0.0/16, 192.168.5.0/24',
+      }),
+    );
+    expect(config.ldapNetwork?.directoryCidrs).toEqual(['10.20.0.0/16', '192.168.5.0/24']);
+    expect(() => readStackConfig(reader({ ldapDirectoryCidrs: '10.0.0.0/8' }))).toThrow(/ldapVpcId/);
+    expect(() =>
+      readStackConfig(reader({ ldapVpcId: 'vpc-1', ldapSubnetIds: ['s'], ldapDirectoryCidrs: 'ten' })),
+    ).toThrow(/CIDR/);
+  });
+
   it('takes subnet ids as a list too (cdk.json)', () => {
     const config = readStackConfig(reader({ ldapVpcId: 'vpc-1', ldapSubnetIds: ['subnet-a'] }));
     expect(config.ldapNetwork).toEqual({ vpcId: 'vpc-1', subnetIds: ['subnet-a'] });

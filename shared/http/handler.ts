@@ -47,7 +47,11 @@ Trace ID: <code id="trace-id">${escapeHtml(traceId)}</code></p>
 
 /** Turns any thrown value into the error envelope (or its HTML page), logging what is not exposed. */
 export function errorResponse(thrown: unknown, event: HttpEvent): HttpResult {
-  const error = isAppError(thrown) ? thrown : Errors.internal(thrown);
+  const error = isAppError(thrown)
+    ? thrown
+    : isInputRejectedByStore(thrown)
+      ? new AppError(400, 'invalid_request', 'The request could not be processed.', { cause: thrown })
+      : Errors.internal(thrown);
   const traceId = requestIdOf(event);
   if (error.status >= 500) logger.error('request failed', { code: error.code, error: thrown });
   else logger.info('request refused', { code: error.code, status: error.status });
@@ -68,6 +72,15 @@ export function errorResponse(thrown: unknown, event: HttpEvent): HttpResult {
         error.headers,
       );
   return withHeaders(result, traceId);
+}
+
+/**
+ * DynamoDB refuses some input we failed to bound (a key over 2 KB, an item over 400 KB). It is
+ * still the caller's input, so a 400; the cause is logged.
+ */
+function isInputRejectedByStore(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: unknown } | null;
+  return e?.name === 'ValidationException' && e.$metadata !== undefined;
 }
 
 /** The house middleware: request id in the logs, security headers, and the one onError. */

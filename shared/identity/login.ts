@@ -52,6 +52,10 @@ export async function signInWithIdentity(
     if (identity.connectionId !== connection.id || identity.tenantId !== connection.tenantId) {
       throw new AppError(500, 'internal_error', 'identity from another connection', { expose: false });
     }
+    // The subject becomes part of a key; IdP subjects are short (OIDC caps sub at 255 ASCII characters).
+    if (!identity.subject || Buffer.byteLength(identity.subject) > 1024 || identity.email.length > 320) {
+      throw new AppError(400, 'invalid_identity', 'The identity provider sent an unusable subject or email.');
+    }
     const tenant = await tenantOf(rt, connection.tenantId);
     const provisioned = await provision(rt, connection, identity);
     const groups = await resolveGroups(rt, provisioned.membership, connection, identity.externalGroups);

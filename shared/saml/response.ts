@@ -165,6 +165,7 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   const responseId = response.getAttribute('ID') ?? '';
   const assertionId = assertion.getAttribute('ID') ?? '';
   if (!responseId || !assertionId) throw malformed('the Response and the Assertion need an ID');
+  if (responseId.length > 256 || assertionId.length > 256) throw malformed('an ID is too long');
 
   // Signatures: only on the Response or the Assertion; every one present must verify against the
   // metadata certificates (KeyInfo in the message is never trusted), with strong algorithms.
@@ -278,6 +279,9 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
     throw refuse(400, 'unknown_request', 'The response answers two different requests.');
   }
   inResponseTo = responseIrt ?? inResponseTo;
+  if (inResponseTo && inResponseTo.length > 256) {
+    throw refuse(400, 'unknown_request', 'The response answers a request we did not make.');
+  }
 
   const attributes: Record<string, string[]> = {};
   for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {

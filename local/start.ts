@@ -7,12 +7,12 @@ import { resolve } from 'node:path';
 import { startDynamoDbLocal } from './dynamodb.ts';
 import { startLocalStack } from './stack.ts';
 
-const port = Number(process.env.PORT ?? 3000);
+const port = Number(process.env.PORT || 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   console.error(`PORT must be a port number, not "${process.env.PORT}"`);
   process.exit(1);
 }
-const dataSetting = process.env.LOCAL_DATA_DIR ?? '.local';
+const dataSetting = process.env.LOCAL_DATA_DIR || '.local';
 const dataDir = dataSetting === ':memory:' ? undefined : resolve(dataSetting);
 process.env.POWERTOOLS_LOG_LEVEL ??= 'INFO';
 process.env.POWERTOOLS_SERVICE_NAME ??= 'sso-local';
@@ -26,8 +26,8 @@ try {
   stack = await startLocalStack({
     dynamodbEndpoint: dynamo.endpoint,
     port,
-    host: process.env.HOST ?? '127.0.0.1',
-    baseUrl: process.env.BASE_URL ?? `http://localhost:${port}`,
+    host: process.env.HOST || '127.0.0.1',
+    baseUrl: process.env.BASE_URL || `http://localhost:${port}`,
     ...(process.env.OPERATOR_TOKEN ? { operatorToken: process.env.OPERATOR_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
     allowPrivateUrls: process.env.ALLOW_PRIVATE_URLS !== '0',

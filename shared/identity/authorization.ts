@@ -1,7 +1,7 @@
 import type { Connection } from '../connections/model.ts';
 import { AppError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
-import { listGroups, listMappings, listXroles } from '../store/access.ts';
+import { listGroups, listXroles, mappingsForLogin } from '../store/access.ts';
 import { type AccessLevel, accessRank, type Membership, type SessionGroup } from './model.ts';
 
 /**
@@ -24,7 +24,7 @@ export async function resolveGroups(
 
   const external = new Set(externalGroups);
   const [mappings, groups] = await Promise.all([
-    connection && external.size > 0 ? listMappings(rt.db, membership.tenantId) : Promise.resolve([]),
+    connection && external.size > 0 ? mappingsForLogin(rt.db, membership.tenantId) : Promise.resolve([]),
     membership.accessList === 'all' || membership.accessList.length > 0
       ? listGroups(rt.db, membership.tenantId, false)
       : Promise.resolve([]),

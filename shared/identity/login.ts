@@ -3,7 +3,7 @@ import { AppError, Errors, isAppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { countWith, MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
-import { getTenant } from '../store/tenants.ts';
+import { tenantForLogin } from '../store/tenants.ts';
 import type { Tenant } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
 import type { Amr, VerifiedIdentity } from './model.ts';
@@ -32,7 +32,7 @@ export async function recordLoginFailure(
 }
 
 export async function tenantOf(rt: Runtime, tenantId: string): Promise<Tenant> {
-  const tenant = await getTenant(rt.db, tenantId);
+  const tenant = await tenantForLogin(rt.db, tenantId);
   if (!tenant) throw Errors.notFound('The organization');
   return tenant;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TtlCache } from '../cache.ts';
 import type { Connection } from '../connections/model.ts';
 import { AppError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
@@ -142,7 +143,12 @@ async function attempt(
   const tenantId = connection.tenantId;
   const now = rt.clock.now().toISOString();
   const sync = connection.provisioning.profileSync;
-  const link = await getLink(rt.db, connection.id, identity.subject, consistent);
+  // A link never changes once written, so a warm container keeps it; a retry reads the table.
+  const linkKey = `${rt.db.table}|${connection.id}|${identity.subject}`;
+  const link =
+    (!consistent && linkCache.get(linkKey)) ||
+    (await getLink(rt.db, connection.id, identity.subject, consistent));
+  if (link) linkCache.set(linkKey, link);
   const newLink = (userId: string): IdentityLink => ({
     connectionId: connection.id,
     tenantId,
@@ -256,6 +262,7 @@ async function attempt(
 }
 
 const MAX_ATTEMPTS = 8;
+const linkCache = new TtlCache<IdentityLink>(10 * 60_000, 10_000);
 
 export async function provision(
   rt: Runtime,

@@ -11,7 +11,7 @@ import { checkAttempts, clearAccountFailures, recordFailure } from '../identity/
 import { logger } from '../logger.ts';
 import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
-import { findConnectionById } from '../store/connections.ts';
+import { connectionForLogin } from '../store/connections.ts';
 import { normalizeEmail } from '../store/users.ts';
 import { type Directory, type DirectoryEntry, isUsablePassword, withDirectory } from './client.ts';
 import {
@@ -198,7 +198,7 @@ export function directoryIssuer(config: Pick<LdapConfig, 'url'>): string {
 
 /** The enabled LDAP connection named by the route. */
 export async function loginConnection(rt: Runtime, connectionId: string): Promise<Connection> {
-  const connection = connectionId.length <= 128 ? await findConnectionById(rt.db, connectionId) : undefined;
+  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
   if (connection?.type !== 'ldap') {
     throw new AppError(404, 'not_found', 'The directory connection was not found.');
   }

@@ -3,7 +3,7 @@ import { pathParam } from '../http/request.ts';
 import { json } from '../http/responses.ts';
 import type { Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
-import { findConnectionById } from '../store/connections.ts';
+import { connectionForLogin } from '../store/connections.ts';
 import { completeLogin } from './callback.ts';
 import type { OidcDerived } from './connector.ts';
 import { beginLogin } from './login.ts';
@@ -24,7 +24,7 @@ export const oidcCallback: Operation = (request) =>
 export const oidcClientJwks: Operation = async (request) => {
   const rt = runtime();
   const connectionId = pathParam(request, 'connectionId');
-  const connection = connectionId.length <= 128 ? await findConnectionById(rt.db, connectionId) : undefined;
+  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
   const jwks =
     connection?.type === 'oidc' ? (connection.derived as OidcDerived | undefined)?.clientJwks : undefined;
   if (!jwks) throw Errors.notFound('The key set');

@@ -4,7 +4,7 @@ import type { Connection } from '../connections/model.ts';
 import { AppError, Errors } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import type { Runtime } from '../runtime.ts';
-import { findConnectionById } from '../store/connections.ts';
+import { connectionForLogin } from '../store/connections.ts';
 import { oidcConfigOf } from './idp.ts';
 
 /**
@@ -35,7 +35,7 @@ export const stateInvalid = () =>
 
 /** The login routes name the connection; the tenant, issuer and client all come from it. */
 export async function oidcConnection(rt: Runtime, connectionId: string) {
-  const connection = connectionId.length <= 128 ? await findConnectionById(rt.db, connectionId) : undefined;
+  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
   if (connection?.type !== 'oidc') throw Errors.notFound('The connection');
   if (!connection.enabled) {
     throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off for the organization.');

@@ -10,7 +10,7 @@ import type { VerifiedIdentity } from '../identity/model.ts';
 import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { findConnectionById } from '../store/connections.ts';
+import { connectionForLogin } from '../store/connections.ts';
 import { consumeLoginState, putLoginState, rememberAssertion } from '../store/one-time.ts';
 import type { SamlDerived } from './connector.ts';
 import { EMAIL_NAMEID, pemOf } from './metadata.ts';
@@ -27,7 +27,7 @@ export const spUrls = (rt: Runtime, connectionId: string) => ({
 /** The connection behind a SAML route: it must exist, be SAML, be enabled and have IdP metadata. */
 export async function samlConnection(rt: Runtime, connectionId: string) {
   const connection = /^[0-9a-f-]{36}$/.test(connectionId)
-    ? await findConnectionById(rt.db, connectionId)
+    ? await connectionForLogin(rt.db, connectionId)
     : undefined;
   if (!connection || connection.type !== 'saml') throw Errors.notFound('The SAML connection');
   if (!connection.enabled)

@@ -5,6 +5,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import { Errors } from '../errors.ts';
 import type { ExternalRole, Group, RoleMapping } from '../identity/model.ts';
 import type { Db } from '../runtime.ts';
@@ -108,8 +109,12 @@ export async function listXroles(db: Db, tenantId: string): Promise<ExternalRole
   return (await queryPrefix(db, pk, skPrefix)).map(toXrole);
 }
 
+const mappingCache = new TtlCache<RoleMapping[]>(CONFIG_TTL_MS);
+const forgetMappings = (db: Db, tenantId: string) => mappingCache.delete(`${db.table}|${tenantId}`);
+
 /** Deletes an external role and every mapping from it, together. */
 export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Promise<void> {
+  forgetMappings(db, tenantId);
   const { pk, skPrefix } = keys.mappingsOfXrole(tenantId, xroleId);
   const mappings = await queryPrefix(db, pk, skPrefix);
   const deletes = mappings.slice(0, 99).map((m) => ({
@@ -137,6 +142,7 @@ export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Pr
 }
 
 export async function putMapping(db: Db, mapping: RoleMapping): Promise<void> {
+  forgetMappings(db, mapping.tenantId);
   await db.doc.send(
     new TransactWriteCommand({
       TransactItems: [
@@ -176,6 +182,7 @@ export async function deleteMapping(
   xroleId: string,
   groupId: string,
 ): Promise<boolean> {
+  forgetMappings(db, tenantId);
   try {
     await db.doc.send(
       new DeleteCommand({
@@ -189,6 +196,11 @@ export async function deleteMapping(
     if (isConditionFailure(error)) return false;
     throw error;
   }
+}
+
+/** A tenant's mappings for a login, cached per container (mapping changes here forget them). */
+export async function mappingsForLogin(db: Db, tenantId: string): Promise<RoleMapping[]> {
+  return (await mappingCache.through(`${db.table}|${tenantId}`, () => listMappings(db, tenantId))) ?? [];
 }
 
 /** Every mapping of a tenant: one query at login, since mappings carry what login needs. */

@@ -1,4 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import type { Connection } from '../connections/model.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
@@ -82,6 +83,15 @@ export async function findConnectionById(db: Db, connectionId: string): Promise<
   return item ? fromItem(item) : undefined;
 }
 
+const loginCache = new TtlCache<Connection>(CONFIG_TTL_MS);
+
+/** The connection for a login route, cached per container (changes here forget it at once). */
+export function connectionForLogin(db: Db, connectionId: string): Promise<Connection | undefined> {
+  return loginCache.through(`${db.table}|${connectionId}`, () => findConnectionById(db, connectionId));
+}
+
+const forget = (db: Db, connectionId: string) => loginCache.delete(`${db.table}|${connectionId}`);
+
 export async function listConnections(db: Db, tenantId: string): Promise<Connection[]> {
   const { pk, skPrefix } = keys.connectionsOf(tenantId);
   const found: Connection[] = [];
@@ -123,6 +133,7 @@ export async function replaceConnection(
   connection: Connection,
   expectedVersion: number,
 ): Promise<void> {
+  forget(db, connection.id);
   try {
     await db.doc.send(
       new PutCommand({
@@ -149,6 +160,7 @@ export async function deleteConnection(
   connectionId: string,
   expectedVersion?: number,
 ): Promise<Connection> {
+  forget(db, connectionId);
   try {
     const out = await db.doc.send(
       new DeleteCommand({
@@ -180,6 +192,7 @@ export async function recordLiveTest(
   connection: Pick<Connection, 'tenantId' | 'id'>,
   result: { compatibility: Connection['compatibility']; derived?: Record<string, unknown> },
 ): Promise<void> {
+  forget(db, connection.id);
   await db.doc.send(
     new UpdateCommand({
       TableName: db.table,

@@ -1,4 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
 import type { Tenant } from '../tenants/model.ts';
@@ -38,12 +39,20 @@ export async function getTenant(db: Db, tenantId: string): Promise<Tenant | unde
   return out.Item ? fromItem(out.Item) : undefined;
 }
 
+const loginCache = new TtlCache<Tenant>(CONFIG_TTL_MS);
+
+/** The tenant for a login, cached per container (updates here forget it at once). */
+export function tenantForLogin(db: Db, tenantId: string): Promise<Tenant | undefined> {
+  return loginCache.through(`${db.table}|${tenantId}`, () => getTenant(db, tenantId));
+}
+
 /** Replaces name and settings when the stored version is still `expectedVersion`. */
 export async function updateTenant(
   db: Db,
   tenant: Pick<Tenant, 'id' | 'name' | 'settings' | 'updatedAt'>,
   expectedVersion: number,
 ): Promise<Tenant> {
+  loginCache.delete(`${db.table}|${tenant.id}`);
   try {
     const out = await db.doc.send(
       new UpdateCommand({

@@ -1,6 +1,5 @@
 import {
   BatchGetCommand,
-  DeleteCommand,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -310,8 +309,4 @@ export async function getLink(db: Db, connectionId: string, subject: string, con
     }),
   );
   return out.Item ? toLink(out.Item) : undefined;
-}
-
-export async function deleteLink(db: Db, connectionId: string, subject: string): Promise<void> {
-  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.identity(connectionId, subject) }));
 }

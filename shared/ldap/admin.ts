@@ -4,7 +4,7 @@ import type { Connection } from '../connections/model.ts';
 import { type Finding, verdict } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { isAppError } from '../errors.ts';
-import { isInternalAddress, isOpenedPrivate } from '../net/url-guard.ts';
+import { isInternalAddress, isOpenedPrivate } from '../net/addresses.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Directory, isDirectoryUnavailable, type UnavailableReason, withDirectory } from './client.ts';
 import {

@@ -5,7 +5,7 @@ import { Client, type Filter, ResultCodeError, type SearchOptions } from 'ldapts
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import { logger } from '../logger.ts';
-import { isInternalAddress, isOpenedPrivate } from '../net/url-guard.ts';
+import { isInternalAddress, isOpenedPrivate } from '../net/addresses.ts';
 
 /**
  * One connection to a tenant's directory, for one login, refresh or admin call, and then closed.

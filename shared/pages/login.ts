@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import type { Connection } from '../connections/model.ts';
-import { connectorOf } from '../connections/registry.ts';
 import { Errors } from '../errors.ts';
 import { pathParam, validate } from '../http/request.ts';
 import { escapeHtml, html, json } from '../http/responses.ts';
@@ -35,8 +34,13 @@ function methodsOf(rt: Runtime, connections: Connection[]): Method[] {
   for (const c of connections) {
     if (!c.enabled || c.type === 'ldap') continue;
     if (!hasRoute('GET', `/${c.type}/{connectionId}/login`)) continue;
-    const url = connectorOf(c).sp(rt.config.BASE_URL, c.id).loginUrl;
-    if (url) methods.push({ type: c.type, connectionId: c.id, name: c.name, url });
+    // the SP-initiated entry point of each protocol (the connectors' sp.loginUrl)
+    methods.push({
+      type: c.type,
+      connectionId: c.id,
+      name: c.name,
+      url: `${rt.config.BASE_URL}/${c.type}/${c.id}/login`,
+    });
   }
   const ldap = connections.find((c) => c.enabled && c.type === 'ldap');
   if (ldap && hasRoute('POST', '/ldap/{connectionId}/login')) {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Environment, read once and checked: a missing or malformed variable stops the cold start with a

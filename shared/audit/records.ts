@@ -1,5 +1,5 @@
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { authorizeTenant, type Principal } from '../auth/principal.ts';
 import { Errors } from '../errors.ts';
 import type { PublishedEvent } from '../ports/events.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { authenticate } from '../auth/principal.ts';
 import { etagOf, ifMatchVersion } from '../http/etag.ts';
 import { jsonBody, pathParam, validate } from '../http/request.ts';

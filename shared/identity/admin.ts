@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { actorOf, type Principal } from '../auth/principal.ts';
 import { AppError, Errors } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';

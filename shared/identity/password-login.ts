@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AppError } from '../errors.ts';
 import { validate } from '../http/request.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';

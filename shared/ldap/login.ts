@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
 import { AppError, Errors } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';

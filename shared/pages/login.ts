@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
 import { Errors } from '../errors.ts';
 import { pathParam, validate } from '../http/request.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { generateServiceProviderMetadata, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
 import type { SamlConfig } from '../connections/schema.ts';
 import { AppError, Errors } from '../errors.ts';

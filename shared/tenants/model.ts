@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Tenant roles, strongest first. */
 export const TENANT_ROLES = ['owner', 'admin', 'auditor', 'member'] as const;

@@ -128,10 +128,10 @@ export class SsoFunction extends NodejsFunction {
         // Stack traces only need the mappings; leaving the sources out keeps the bundle small.
         sourcesContent: false,
         mainFields: ['module', 'main'],
-        // Bundle the AWS SDK rather than use the copy in the runtime: the deployed code then runs
-        // the exact SDK version from package-lock.json that the tests ran against, not whatever
-        // version Lambda ships that month, and esbuild drops the parts we never call.
-        bundleAwsSDK: true,
+        // The AWS SDK v3 comes with the nodejs22.x runtime, so it stays out of the bundles: bundling
+        // it cost about 500 KB per function (over the 1 MB budget for the SAML ones) and 100+ ms
+        // of cold start (bench/README.md). The price: the runtime's SDK version, not the lock's.
+        bundleAwsSDK: false,
         // Some bundled CommonJS dependencies call require() for Node built-ins; ESM has no
         // require, so the bundle defines one.
         banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",

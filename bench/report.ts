@@ -1,0 +1,339 @@
+import { cpus } from 'node:os';
+import type { BundleResult, Bundling } from './bundles.ts';
+import { type LoginCost, PRICES } from './cost.ts';
+import type { LdapBench } from './ldap.ts';
+import type { DbUsage, LoginUsage } from './lib/dynamo.ts';
+import type { OidcResult } from './oidc.ts';
+import type { ProtocolResult, SamlResult } from './saml.ts';
+
+/** The targets of the issue, checked on every run. */
+export const TARGETS = {
+  ratio: { saml: 1.3, oidc: 1.5, ldap: 1.5 },
+  returningRequests: { saml: 4, oidc: 3, ldap: 3 },
+  bundleBytes: 1_000_000,
+  importMs: 150,
+} as const;
+
+type Protocol = 'saml' | 'oidc' | 'ldap';
+
+export interface Target {
+  name: string;
+  target: string;
+  value: number | string;
+  met: boolean;
+}
+
+const pick = (r: ProtocolResult) => ({
+  p50Ms: r.p50Ms,
+  p99Ms: r.p99Ms,
+  loginsPerSec: r.loginsPerSec,
+  baselineP50Ms: r.baselineP50Ms,
+  ratio: r.ratio,
+  baselineP99Ms: r.baselineP99Ms,
+  baselineLoginsPerSec: r.baselineLoginsPerSec,
+  dynamoP50Ms: r.dynamoP50Ms,
+  ownP50Ms: r.ownP50Ms,
+  ownRatio: r.ownRatio,
+  n: r.n,
+});
+const usage = (u: DbUsage) => ({
+  requests: u.requests,
+  wcu: u.wcu,
+  rcu: u.rcu,
+  ...(u.reportedWcu !== u.wcu ? { dynamoLocalReportedWcu: u.reportedWcu } : {}),
+  commands: u.commands,
+});
+
+const logins = (u: LoginUsage) => ({
+  ...usage(u.returning),
+  firstLogin: usage(u.firstLogin),
+  returningWarm: usage(u.returningWarm),
+});
+
+export function buildResults(input: {
+  machine: string;
+  commit: string;
+  dirty: boolean;
+  loadAverage: { start: number[]; end: number[] };
+  saml: SamlResult;
+  oidc: OidcResult;
+  ldap: LdapBench;
+  costs: Record<Protocol, LoginCost>;
+  bundles: {
+    bundles: Record<string, BundleResult>;
+    helloImportMs: number;
+    helloBytes: number;
+    bundling: Bundling;
+  };
+  dynamoGetItemP50Ms: number;
+  quick: boolean;
+  profileDir?: string;
+  seconds: number;
+}) {
+  const [assertion, both] = input.saml.variants;
+  const [format, search] = input.ldap.variants;
+  if (!assertion || !both || !format || !search) throw new Error('a variant is missing');
+  const samlOf = (v: typeof assertion) => ({
+    ...pick(v),
+    signing: v.signing,
+    responseBytes: v.responseBytes,
+    attributes: v.attributes,
+    validateP50Ms: v.validateP50Ms,
+    validateP99Ms: v.validateP99Ms,
+    validateRatio: v.validateRatio,
+  });
+  const dynamodb = {
+    saml: logins(input.saml.dynamodb),
+    oidc: { ...logins(input.oidc.dynamodb), loginRoute: usage(input.oidc.dynamodb.loginRoute) },
+    ldap: logins(input.ldap.dynamodb),
+  };
+  const results = {
+    machine: input.machine,
+    commit: input.commit,
+    dirty: input.dirty,
+    loadAverage: input.loadAverage,
+    generatedAt: new Date().toISOString(),
+    quick: input.quick,
+    seconds: input.seconds,
+    saml: {
+      ...samlOf(assertion),
+      bothSigned: samlOf(both),
+      /** Domain events published per login (EventBridge PutEvents entries in AWS). */
+      eventsPerLogin: input.saml.events,
+    },
+    oidc: { ...pick(input.oidc), loginRouteP50Ms: input.oidc.loginRouteP50Ms },
+    ldap: { ...pick(format), dnResolution: format.dnResolution, searchDn: pick(search) },
+    dynamodb,
+    dynamoGetItemP50Ms: input.dynamoGetItemP50Ms,
+    costPerMillionUsd: {
+      saml: input.costs.saml.totalUsd,
+      oidc: input.costs.oidc.totalUsd,
+      ldap: input.costs.ldap.totalUsd,
+      breakdown: input.costs,
+    },
+    prices: PRICES,
+    bundles: Object.fromEntries(
+      Object.entries(input.bundles.bundles).map(([name, { profile: _, ...x }]) => [name, x]),
+    ),
+    helloImportMs: input.bundles.helloImportMs,
+    /** How the bundles were built, as infra/function.ts says. */
+    bundling: input.bundles.bundling,
+    helloBytes: input.bundles.helloBytes,
+    ...(input.profileDir
+      ? {
+          profiles: {
+            dir: input.profileDir,
+            samlAssertionSigned: assertion.profile,
+            samlBothSigned: both.profile,
+            oidc: input.oidc.profile,
+            ldapFormat: format.profile,
+            ldapSearch: search.profile,
+            coldStart: Object.fromEntries(
+              Object.entries(input.bundles.bundles).map(([name, x]) => [name, x.profile]),
+            ),
+          },
+        }
+      : {}),
+    targets: [] as Target[],
+  };
+
+  const t = results.targets;
+  t.push({
+    name: 'saml ratio (assertion-signed)',
+    target: `≤ ${TARGETS.ratio.saml}`,
+    value: assertion.ratio,
+    met: assertion.ratio <= TARGETS.ratio.saml,
+  });
+  t.push({
+    name: 'saml ratio (both signed)',
+    target: `≤ ${TARGETS.ratio.saml}`,
+    value: both.ratio,
+    met: both.ratio <= TARGETS.ratio.saml,
+  });
+  t.push({
+    name: 'oidc ratio',
+    target: `≤ ${TARGETS.ratio.oidc}`,
+    value: input.oidc.ratio,
+    met: input.oidc.ratio <= TARGETS.ratio.oidc,
+  });
+  t.push({
+    name: 'ldap ratio (DN format)',
+    target: `≤ ${TARGETS.ratio.ldap}`,
+    value: format.ratio,
+    met: format.ratio <= TARGETS.ratio.ldap,
+  });
+  t.push({
+    name: 'ldap ratio (DN search)',
+    target: `≤ ${TARGETS.ratio.ldap}`,
+    value: search.ratio,
+    met: search.ratio <= TARGETS.ratio.ldap,
+  });
+  for (const p of ['saml', 'oidc', 'ldap'] as const) {
+    const value = dynamodb[p].requests;
+    const max = TARGETS.returningRequests[p];
+    t.push({
+      name: `${p} DynamoDB requests, returning user${p === 'oidc' ? ' (callback)' : ''}`,
+      target: `≤ ${max}`,
+      value,
+      met: value <= max,
+    });
+  }
+  for (const [name, b] of Object.entries(results.bundles)) {
+    t.push({
+      name: `${name} bundle bytes`,
+      target: `≤ ${TARGETS.bundleBytes}`,
+      value: b.bytes,
+      met: b.bytes <= TARGETS.bundleBytes,
+    });
+    t.push({
+      name: `${name} import + first invocation ms`,
+      target: `≤ ${TARGETS.importMs}`,
+      value: b.importMs,
+      met: b.importMs <= TARGETS.importMs,
+    });
+  }
+  t.push({
+    name: 'stretch: SAML validation faster than raw node-saml (assertion-signed)',
+    target: '< 1',
+    value: assertion.validateRatio,
+    met: assertion.validateRatio < 1,
+  });
+  t.push({
+    name: 'stretch: SAML validation faster than raw node-saml (both signed)',
+    target: '< 1',
+    value: both.validateRatio,
+    met: both.validateRatio < 1,
+  });
+  return results;
+}
+
+export type Results = ReturnType<typeof buildResults>;
+
+function table(rows: (string | number)[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => String(r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r, n) => {
+      const line = r
+        .map((c, i) =>
+          typeof c === 'number' ? String(c).padStart(widths[i] ?? 0) : String(c).padEnd(widths[i] ?? 0),
+        )
+        .join('  ');
+      return n === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
+    })
+    .join('\n');
+}
+
+const row = (name: string, x: ReturnType<typeof pick>) => [
+  name,
+  x.p50Ms,
+  x.p99Ms,
+  x.loginsPerSec,
+  x.baselineP50Ms,
+  x.baselineLoginsPerSec,
+  x.ratio,
+  x.dynamoP50Ms,
+  x.ownP50Ms,
+  x.ownRatio,
+];
+
+const dbRow = (name: string, u: ReturnType<typeof logins>, cost: number) => [
+  name,
+  u.requests,
+  u.wcu,
+  u.rcu,
+  u.firstLogin.requests,
+  u.firstLogin.wcu,
+  u.firstLogin.rcu,
+  u.returningWarm.requests,
+  cost,
+];
+
+export function printResults(r: Results): void {
+  const s = r.saml;
+  const b = s.bothSigned;
+  console.log(`\nMachine: ${r.machine}${r.quick ? '  (BENCH_QUICK: few iterations, indicative only)' : ''}`);
+  console.log(
+    `Code: ${r.commit}${r.dirty ? ' + uncommitted changes' : ''}; load average (1/5/15 min) ${r.loadAverage.start.join('/')} at start, ${r.loadAverage.end.join('/')} at end${(r.loadAverage.end[0] ?? 0) > cpus().length ? ' (the machine was busier than its cores: numbers are pessimistic)' : ''}`,
+  );
+  console.log(`DynamoDB Local GetItem round trip p50: ${r.dynamoGetItemP50Ms} ms\n`);
+  console.log(
+    table([
+      [
+        'login',
+        'p50 ms',
+        'p99 ms',
+        'logins/s/core',
+        'raw p50',
+        'raw logins/s',
+        'ratio',
+        'DynamoDB p50',
+        'own p50',
+        'own ratio',
+      ],
+      row('SAML assertion-signed', s),
+      row('SAML both signed', b),
+      row('OIDC callback', r.oidc),
+      row('LDAP (DN format)', r.ldap),
+      row('LDAP (DN search)', r.ldap.searchDn),
+    ]),
+  );
+  console.log(
+    `\nSAML validation alone (our validateResponse vs node-saml): assertion-signed ${s.validateP50Ms} vs ${s.baselineP50Ms} ms (×${s.validateRatio}), both signed ${b.validateP50Ms} vs ${b.baselineP50Ms} ms (×${b.validateRatio}); responses ${s.responseBytes} / ${b.responseBytes} bytes, ${s.attributes} attributes.`,
+  );
+  console.log(`OIDC login route (authorization request) p50: ${r.oidc.loginRouteP50Ms} ms\n`);
+  const d = r.dynamodb;
+  console.log(
+    table([
+      [
+        'DynamoDB per login',
+        'returning: req',
+        'WCU',
+        'RCU',
+        'first: req',
+        'WCU',
+        'RCU',
+        'warm: req',
+        '$/M logins',
+      ],
+      dbRow('SAML', d.saml, r.costPerMillionUsd.saml),
+      dbRow('OIDC callback', d.oidc, r.costPerMillionUsd.oidc),
+      [
+        'OIDC login route',
+        d.oidc.loginRoute.requests,
+        d.oidc.loginRoute.wcu,
+        d.oidc.loginRoute.rcu,
+        '',
+        '',
+        '',
+        '',
+        '(in OIDC)',
+      ],
+      dbRow('LDAP', d.ldap, r.costPerMillionUsd.ldap),
+    ]),
+  );
+  console.log(
+    `  returning-user commands: SAML ${d.saml.commands.join(' ')} | OIDC ${d.oidc.commands.join(' ')} | LDAP ${d.ldap.commands.join(' ')}\n`,
+  );
+  console.log(
+    table([
+      ['bundle', 'bytes', 'import+1st call ms', 'load ms', '1st call ms', 'status', 'largest package'],
+      ...Object.entries(r.bundles).map(([name, x]) => [
+        name,
+        x.bytes,
+        x.importMs,
+        x.loadMs,
+        x.firstInvokeMs,
+        x.status,
+        `${x.topPackages[0]?.name ?? ''} ${x.topPackages[0]?.bytes ?? ''}`,
+      ]),
+      ['(hello world)', r.helloBytes, r.helloImportMs, '', '', '', ''],
+    ]),
+  );
+  console.log(
+    `  built as infra/function.ts says: AWS SDK ${r.bundling.bundleAwsSdk ? 'bundled' : 'left to the runtime (not counted in bytes)'}, source map ${r.bundling.sourceMap ? 'on' : 'off'}, NODE_OPTIONS=${r.bundling.nodeOptions || '(none)'}`,
+  );
+  const missed = r.targets.filter((x) => !x.met);
+  console.log(`\nTargets: ${r.targets.length - missed.length} of ${r.targets.length} met.`);
+  for (const x of missed) console.log(`  missed: ${x.name}: ${x.value} (target ${x.target})`);
+  console.log(`\nWrote bench/results.json (${r.seconds} s).`);
+}

@@ -6,7 +6,7 @@ import { type Config, readConfig } from './config.ts';
 import { type Clock, systemClock } from './ports/clock.ts';
 import { EventBridgePublisher, type EventPublisher } from './ports/events.ts';
 import { type SecretStore, SecretsManagerStore } from './ports/secrets.ts';
-import { tracer } from './tracer.ts';
+import { traced } from './tracer.ts';
 
 /** The database handle every repository takes: the document client and the table name. */
 export interface Db {
@@ -45,7 +45,7 @@ export function createDocumentClient(config: Pick<Config, 'DYNAMODB_ENDPOINT' | 
         }
       : {}),
   });
-  return DynamoDBDocumentClient.from(tracer.captureAWSv3Client(client), {
+  return DynamoDBDocumentClient.from(traced(client), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
 }
@@ -58,10 +58,9 @@ export function runtime(): Runtime {
     db: { doc: createDocumentClient(config), table: config.TABLE_NAME },
     secrets:
       overrides.secrets ??
-      new SecretsManagerStore(tracer.captureAWSv3Client(new SecretsManagerClient({})), config.SECRETS_PREFIX),
+      new SecretsManagerStore(traced(new SecretsManagerClient({})), config.SECRETS_PREFIX),
     events:
-      overrides.events ??
-      new EventBridgePublisher(tracer.captureAWSv3Client(new EventBridgeClient({})), config.EVENT_BUS_NAME),
+      overrides.events ?? new EventBridgePublisher(traced(new EventBridgeClient({})), config.EVENT_BUS_NAME),
     clock: overrides.clock ?? systemClock,
   };
   return current;

@@ -1,11 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { metrics } from '../metrics.ts';
-import { tracer } from '../tracer.ts';
+import { tracing } from '../tracer.ts';
 import { prefersHtml } from './negotiate.ts';
 import { toRequest } from './request.ts';
 import { escapeHtml, html, json } from './responses.ts';
@@ -109,7 +108,7 @@ const httpLayer = (): middy.MiddlewareObj<HttpEvent, HttpResult> => ({
  */
 export function httpFunction(operations: Readonly<Record<string, Operation>>) {
   const handler = middy<HttpEvent, HttpResult>()
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(tracing)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(httpLayer())

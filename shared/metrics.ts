@@ -1,4 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger } from './logger.ts';
 
 /**
  * The service's own metrics, as CloudWatch embedded metric format through Powertools. The CDK
@@ -25,6 +26,14 @@ export const SSO_METRICS = {
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? SSO_METRICS.namespace,
   serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sso',
+  // Its only warning is "no application metrics to publish", normal for most requests: a log line
+  // per request would cost more than it tells, so it goes to debug.
+  logger: {
+    debug: (...args: unknown[]) => logger.debug(String(args[0])),
+    info: (...args: unknown[]) => logger.info(String(args[0])),
+    warn: (...args: unknown[]) => logger.debug(String(args[0])),
+    error: (...args: unknown[]) => logger.error(String(args[0])),
+  },
 });
 
 /** One data point with its own dimensions (Protocol, Reason), published with the request's batch. */

@@ -236,6 +236,7 @@ async function attempt(
       tx.newLink(rt.db, newLink(user.id)),
     ];
     if (!(await writeTogether(rt.db, ops))) return 'retry';
+    linkCache.set(linkKey, newLink(user.id));
     return { user, membership, created: true, updated: false };
   }
 
@@ -258,6 +259,7 @@ async function attempt(
   const s = settle(user, membership, allowJoin, claims?.role ?? connection.provisioning.defaultRole);
   s.ops.push(tx.newLink(rt.db, newLink(user.id)));
   if (!(await writeTogether(rt.db, s.ops))) return 'retry';
+  linkCache.set(linkKey, newLink(user.id));
   return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 1 };
 }
 

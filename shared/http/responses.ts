@@ -34,7 +34,3 @@ const ESCAPES: Record<string, string> = {
 
 /** Escapes text for HTML element content and quoted attribute values. */
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-
-/** For a route whose function is not built yet: a clear 501 rather than a missing route. */
-export const notImplemented = async (): Promise<HttpResult> =>
-  json(501, { error: { code: 'not_implemented', message: 'This sign-in method is not available yet.' } });

@@ -11,11 +11,18 @@ import { provision } from './provisioning.ts';
 import { loginResponse } from './respond.ts';
 import { issueSession } from './sessions.ts';
 
+const recorded = new WeakSet<object>();
+
 /** Publishes login.failed with the refusal's code; the caller rethrows. */
 export async function recordLoginFailure(
   rt: Runtime,
   failure: { tenantId?: string; connectionId?: string; protocol: Amr; error: unknown },
 ): Promise<void> {
+  // Each refusal counts once, however many layers it passes through on the way out.
+  if (typeof failure.error === 'object' && failure.error !== null) {
+    if (recorded.has(failure.error)) return;
+    recorded.add(failure.error);
+  }
   const reason = isAppError(failure.error) ? failure.error.code : 'internal_error';
   countWith(SSO_METRICS.loginFailed, { Protocol: failure.protocol, Reason: reason });
   await rt.events

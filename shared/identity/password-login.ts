@@ -37,7 +37,8 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
   const limits = tenant.settings.loginThrottle;
   const email = normalizeEmail(body.email);
   try {
-    const priorFailures = await checkAttempts(rt, limits, tenant.id, email, request.sourceIp);
+    const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
+    const priorFailures = await checkAttempts(rt, attempts);
     const userId = email && body.password ? await userIdByEmail(rt.db, email) : undefined;
     const { user, membership } = userId ? await getUserAndMembership(rt.db, userId, tenant.id) : {};
     if (user && membership && !user.passwordHash && user.ssoOnly) {
@@ -47,7 +48,7 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
     if (user?.passwordHash) valid = await verifyPassword(body.password, user.passwordHash);
     else await burnPasswordCheck(body.password);
     if (!valid || !user || !membership) {
-      await recordFailure(rt, limits, tenant.id, email, request.sourceIp);
+      await recordFailure(rt, attempts);
       throw invalidCredentials();
     }
     if (membership.status === 'disabled') {
@@ -73,7 +74,7 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
       };
       await writeTogether(rt.db, [tx.replaceMembership(rt.db, active, membership.version)]);
     }
-    if (priorFailures > 0) await clearAccountFailures(rt, limits, tenant.id, email, request.sourceIp);
+    if (priorFailures > 0) await clearAccountFailures(rt, attempts);
     const groups = await resolveGroups(rt, active, undefined, []);
     const issued = await issueSession(rt, {
       tenantId: tenant.id,

@@ -12,9 +12,17 @@ import type { TenantSettings } from '../tenants/model.ts';
  */
 type Limits = TenantSettings['loginThrottle'];
 
+/** Whose failures are counted: one account of one tenant, and the source address. */
+export interface AttemptScope {
+  limits: Limits;
+  tenantId: string;
+  email: string;
+  ip: string;
+}
+
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
 
-function scopes(rt: Runtime, limits: Limits, tenantId: string, email: string, ip: string) {
+function scopes(rt: Runtime, { limits, tenantId, email, ip }: AttemptScope) {
   const now = epochSeconds(rt.clock.now());
   const window = Math.floor(now / limits.windowSeconds);
   const windowEnd = (window + 1) * limits.windowSeconds;
@@ -31,14 +39,8 @@ function scopes(rt: Runtime, limits: Limits, tenantId: string, email: string, ip
 }
 
 /** Answers 429 too_many_attempts when either counter is at its limit. */
-export async function checkAttempts(
-  rt: Runtime,
-  limits: Limits,
-  tenantId: string,
-  email: string,
-  ip: string,
-) {
-  const s = scopes(rt, limits, tenantId, email, ip);
+export async function checkAttempts(rt: Runtime, scope: AttemptScope) {
+  const s = scopes(rt, scope);
   const out = await rt.db.doc.send(
     new BatchGetCommand({
       RequestItems: {
@@ -64,14 +66,8 @@ export async function checkAttempts(
   return accountFailures;
 }
 
-export async function recordFailure(
-  rt: Runtime,
-  limits: Limits,
-  tenantId: string,
-  email: string,
-  ip: string,
-) {
-  const s = scopes(rt, limits, tenantId, email, ip);
+export async function recordFailure(rt: Runtime, scope: AttemptScope) {
+  const s = scopes(rt, scope);
   await Promise.all(
     [s.account.key, s.ip.key].map((key) =>
       rt.db.doc.send(
@@ -88,13 +84,7 @@ export async function recordFailure(
 }
 
 /** A successful login clears the account's counter (not the IP's). */
-export async function clearAccountFailures(
-  rt: Runtime,
-  limits: Limits,
-  tenantId: string,
-  email: string,
-  ip: string,
-) {
-  const s = scopes(rt, limits, tenantId, email, ip);
+export async function clearAccountFailures(rt: Runtime, scope: AttemptScope) {
+  const s = scopes(rt, scope);
   await rt.db.doc.send(new DeleteCommand({ TableName: rt.db.table, Key: s.account.key }));
 }

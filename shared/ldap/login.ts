@@ -236,7 +236,8 @@ export async function ldapLogin(
     const tenant = await tenantOf(rt, connection.tenantId);
     const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
-    const priorFailures = await checkAttempts(rt, limits, tenant.id, email, request.sourceIp);
+    const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
+    const priorFailures = await checkAttempts(rt, attempts);
     const started = performance.now();
     const outcome = await authenticate(rt, connection, config, email, body.password).finally(() =>
       metrics.addMetric(SSO_METRICS.directoryLatency, MetricUnit.Milliseconds, performance.now() - started),
@@ -244,10 +245,10 @@ export async function ldapLogin(
     if (!outcome.ok) {
       logger.info('ldap login refused', { connectionId: connection.id, reason: outcome.refusal });
       if (outcome.refusal === 'account_disabled') throw accountDisabled();
-      await recordFailure(rt, limits, tenant.id, email, request.sourceIp);
+      await recordFailure(rt, attempts);
       throw invalidCredentials();
     }
-    if (priorFailures > 0) await clearAccountFailures(rt, limits, tenant.id, email, request.sourceIp);
+    if (priorFailures > 0) await clearAccountFailures(rt, attempts);
     identity = outcome.identity;
   } catch (error) {
     await failure(error);

@@ -1,6 +1,6 @@
 import { decryptXml, getVerifiedXml } from '@node-saml/node-saml/lib/xml.js';
 import { AppError } from '../errors.ts';
-import { EMAIL_NAMEID, type IdpMetadata, pemOf } from './metadata.ts';
+import { type IdpMetadata, pemOf } from './metadata.ts';
 import {
   childElements,
   descendants,
@@ -355,5 +355,3 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
   }
   return { assertion: root, assertionXml };
 }
-
-export { EMAIL_NAMEID };

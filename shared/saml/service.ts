@@ -187,26 +187,10 @@ export async function consumeResponse(
     const identity = toIdentity(connection, config, assertion);
     return await signInWithIdentity(rt, request, connection, identity, redirect);
   } catch (error) {
-    // signInWithIdentity records its own failures; these are the protocol's.
-    if (!(error instanceof AppError) || !IDENTITY_CODES.has(error.code)) {
-      await recordLoginFailure(rt, { tenantId: connection.tenantId, connectionId, protocol: 'saml', error });
-    }
+    await recordLoginFailure(rt, { tenantId: connection.tenantId, connectionId, protocol: 'saml', error });
     throw error;
   }
 }
-
-const IDENTITY_CODES = new Set([
-  'user_not_provisioned',
-  'membership_disabled',
-  'account_exists',
-  'self_provisioning_refused',
-  'email_missing',
-  'email_not_verified',
-  'missing_claim',
-  'invalid_claim',
-  'required_role_missing',
-  'busy',
-]);
 
 function toIdentity(
   connection: Connection,

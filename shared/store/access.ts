@@ -1,16 +1,11 @@
-import {
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import { Errors } from '../errors.ts';
 import type { ExternalRole, Group, RoleMapping } from '../identity/model.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
 import { keys } from './keys.ts';
+import { queryAll } from './query.ts';
 
 /** Application groups, external roles and the mappings between them, all in the tenant's partition. */
 
@@ -40,25 +35,6 @@ const toMapping = (i: Record<string, unknown>): RoleMapping => ({
   groupName: i.groupName as string,
 });
 
-async function queryPrefix(db: Db, pk: string, prefix: string, consistent = true) {
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
-        ExclusiveStartKey: start,
-        ConsistentRead: consistent,
-      }),
-    );
-    items.push(...(out.Items ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
-}
-
 export async function putGroup(db: Db, group: Group): Promise<void> {
   try {
     await db.doc.send(
@@ -81,7 +57,7 @@ export async function getGroup(db: Db, tenantId: string, groupId: string) {
 
 export async function listGroups(db: Db, tenantId: string, consistent = true): Promise<Group[]> {
   const { pk, skPrefix } = keys.groupsOf(tenantId);
-  return (await queryPrefix(db, pk, skPrefix, consistent)).map(toGroup);
+  return (await queryAll(db, { pk, skPrefix, consistent })).map(toGroup);
 }
 
 export async function putXrole(db: Db, xrole: ExternalRole): Promise<void> {
@@ -106,7 +82,7 @@ export async function getXrole(db: Db, tenantId: string, xroleId: string) {
 
 export async function listXroles(db: Db, tenantId: string): Promise<ExternalRole[]> {
   const { pk, skPrefix } = keys.xrolesOf(tenantId);
-  return (await queryPrefix(db, pk, skPrefix)).map(toXrole);
+  return (await queryAll(db, { pk, skPrefix })).map(toXrole);
 }
 
 const mappingCache = new TtlCache<RoleMapping[]>(CONFIG_TTL_MS);
@@ -116,7 +92,7 @@ const forgetMappings = (db: Db, tenantId: string) => mappingCache.delete(`${db.t
 export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Promise<void> {
   forgetMappings(db, tenantId);
   const { pk, skPrefix } = keys.mappingsOfXrole(tenantId, xroleId);
-  const mappings = await queryPrefix(db, pk, skPrefix);
+  const mappings = await queryAll(db, { pk, skPrefix });
   const deletes = mappings.slice(0, 99).map((m) => ({
     Delete: { TableName: db.table, Key: { pk: m.pk as string, sk: m.sk as string } },
   }));
@@ -206,5 +182,5 @@ export async function mappingsForLogin(db: Db, tenantId: string): Promise<RoleMa
 /** Every mapping of a tenant: one query at login, since mappings carry what login needs. */
 export async function listMappings(db: Db, tenantId: string, consistent = false): Promise<RoleMapping[]> {
   const { pk, skPrefix } = keys.mappingsOf(tenantId);
-  return (await queryPrefix(db, pk, skPrefix, consistent)).map(toMapping);
+  return (await queryAll(db, { pk, skPrefix, consistent })).map(toMapping);
 }

@@ -5,6 +5,7 @@ import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure, itemOnFailure } from './conditions.ts';
 import { keys } from './keys.ts';
+import { queryAll } from './query.ts';
 import { TABLE } from './table.ts';
 
 const ENTITY = 'connection';
@@ -94,22 +95,7 @@ const forget = (db: Db, connectionId: string) => loginCache.delete(`${db.table}|
 
 export async function listConnections(db: Db, tenantId: string): Promise<Connection[]> {
   const { pk, skPrefix } = keys.connectionsOf(tenantId);
-  const found: Connection[] = [];
-  let cursor: Record<string, unknown> | undefined;
-  do {
-    const out = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: cursor,
-      }),
-    );
-    for (const item of out.Items ?? []) found.push(fromItem(item));
-    cursor = out.LastEvaluatedKey;
-  } while (cursor && found.length < MAX_CONNECTIONS_PER_TENANT);
-  return found;
+  return (await queryAll(db, { pk, skPrefix, limit: MAX_CONNECTIONS_PER_TENANT })).map(fromItem);
 }
 
 /** Counts a tenant's connections (for the per-tenant limit). */

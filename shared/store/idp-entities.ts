@@ -1,20 +1,15 @@
 import { createHash } from 'node:crypto';
-import { DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../runtime.ts';
 import { keys } from './keys.ts';
+import { queryAll } from './query.ts';
 
 /** Which SAML connections use an IdP entityID (for the compatibility report). */
 const hashOf = (entityId: string) => createHash('sha256').update(entityId).digest('hex');
 
 export async function connectionsUsingEntity(db: Db, entityId: string): Promise<string[]> {
-  const out = await db.doc.send(
-    new QueryCommand({
-      TableName: db.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': keys.idpEntityOf(hashOf(entityId)).pk },
-    }),
-  );
-  return (out.Items ?? []).map((i) => i.connectionId as string);
+  const items = await queryAll(db, { pk: keys.idpEntityOf(hashOf(entityId)).pk });
+  return items.map((i) => i.connectionId as string);
 }
 
 export async function claimEntity(
@@ -58,20 +53,6 @@ export async function unindexSamlConnection(db: Db, connectionId: string): Promi
 }
 
 export async function allSamlConnections(db: Db): Promise<{ connectionId: string; tenantId: string }[]> {
-  const found: { connectionId: string; tenantId: string }[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': keys.samlConnections().pk },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const i of out.Items ?? [])
-      found.push({ connectionId: i.connectionId as string, tenantId: i.tenantId as string });
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return found;
+  const items = await queryAll(db, { pk: keys.samlConnections().pk });
+  return items.map((i) => ({ connectionId: i.connectionId as string, tenantId: i.tenantId as string }));
 }

@@ -1,7 +1,7 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../runtime.ts';
 import { keys } from './keys.ts';
-import { TABLE } from './table.ts';
+import { queryAll } from './query.ts';
 
 /** An API token as stored: only the SHA-256 of the secret, never the secret. */
 export interface TokenRecord {
@@ -44,16 +44,7 @@ export async function getTokenByHash(db: Db, hash: string): Promise<TokenRecord 
 
 export async function tokensOfUser(db: Db, userId: string): Promise<TokenRecord[]> {
   const k = keys.tokensOfUser(userId);
-  const out = await db.doc.send(
-    new QueryCommand({
-      TableName: db.table,
-      IndexName: TABLE.gsi1.indexName,
-      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-      ExpressionAttributeNames: { '#pk': TABLE.gsi1.partitionKey, '#sk': TABLE.gsi1.sortKey },
-      ExpressionAttributeValues: { ':pk': k.gsi1pk, ':prefix': k.gsi1skPrefix },
-    }),
-  );
-  return (out.Items ?? []).map(strip);
+  return (await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' })).map(strip);
 }
 
 export async function deleteToken(db: Db, hash: string): Promise<void> {

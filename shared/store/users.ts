@@ -10,7 +10,7 @@ import type { IdentityLink, Membership, User } from '../identity/model.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
 import { keys } from './keys.ts';
-import { TABLE } from './table.ts';
+import { queryAll } from './query.ts';
 
 /**
  * Users, email claims, memberships and identity links. Multi-item changes are built as
@@ -270,34 +270,14 @@ export async function allMemberships(db: Db, tenantId: string): Promise<Membersh
   return all;
 }
 
-async function queryGsi1(db: Db, pk: string, skPrefix: string) {
-  const out: Record<string, unknown>[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await db.doc.send(
-      new QueryCommand({
-        TableName: db.table,
-        IndexName: TABLE.gsi1.indexName,
-        KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-        ExpressionAttributeNames: { '#pk': TABLE.gsi1.partitionKey, '#sk': TABLE.gsi1.sortKey },
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-        ExclusiveStartKey: start,
-      }),
-    );
-    out.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return out;
-}
-
 export async function membershipsOfUser(db: Db, userId: string): Promise<Membership[]> {
   const k = keys.membershipsOfUser(userId);
-  return (await queryGsi1(db, k.gsi1pk, k.gsi1skPrefix)).map(toMembership);
+  return (await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' })).map(toMembership);
 }
 
 export async function linksOfUser(db: Db, userId: string): Promise<IdentityLink[]> {
   const k = keys.identitiesOfUser(userId);
-  return (await queryGsi1(db, k.gsi1pk, k.gsi1skPrefix)).map(toLink);
+  return (await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' })).map(toLink);
 }
 
 export async function getLink(db: Db, connectionId: string, subject: string, consistent = false) {

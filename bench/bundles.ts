@@ -23,17 +23,21 @@ const BANNER = "import { createRequire } from 'module';const require = createReq
 
 /** The settings of infra/function.ts this benchmark follows, read from its source. */
 export interface Bundling {
-  bundleAwsSdk: boolean;
+  /** The functions built with the AWS SDK left to the runtime (the others bundle it). */
+  runtimeSdk: string[];
   sourceMap: boolean;
   nodeOptions: string;
 }
 
-export function infraBundling(): Bundling {
+export function infraBundling(names: string[]): Bundling {
   const source = readFileSync(join(REPO, 'infra/function.ts'), 'utf8');
-  // BENCH_AWS_SDK=bundled|runtime overrides infra's choice, to compare the two.
+  // infra/function.ts: `RUNTIME_SDK = new Set([...])` lists the functions that do not bundle it.
+  const listed = /RUNTIME_SDK = new Set\(\[([^\]]*)\]\)/.exec(source)?.[1] ?? '';
+  const runtimeSdk = [...listed.matchAll(/'([^']+)'/g)].map((m) => m[1] as string);
+  // BENCH_AWS_SDK=bundled|runtime overrides infra's choice for every function, to compare the two.
   const override = process.env.BENCH_AWS_SDK;
   return {
-    bundleAwsSdk: override ? override === 'bundled' : !/bundleAwsSDK:\s*false/.test(source),
+    runtimeSdk: override === 'bundled' ? [] : override === 'runtime' ? names : runtimeSdk,
     sourceMap: !/sourceMap:\s*false/.test(source),
     nodeOptions: /NODE_OPTIONS:\s*'([^']*)'/.exec(source)?.[1] ?? '',
   };
@@ -59,7 +63,8 @@ export type ColdEvent = () => Promise<unknown> | unknown;
 async function bundle(
   entry: string,
   outdir: string,
-  settings: Bundling,
+  bundleAwsSdk: boolean,
+  sourceMap: boolean,
 ): Promise<{ file: string; metafile: Metafile }> {
   const file = join(outdir, 'index.mjs');
   const out = await build({
@@ -70,10 +75,10 @@ async function bundle(
     target: 'node22',
     format: 'esm',
     minify: true,
-    sourcemap: settings.sourceMap,
+    sourcemap: sourceMap,
     sourcesContent: false,
     // CDK's default externals when the SDK is not bundled (the runtime provides v3).
-    external: settings.bundleAwsSdk ? [] : ['@aws-sdk/*'],
+    external: bundleAwsSdk ? [] : ['@aws-sdk/*'],
     mainFields: ['module', 'main'],
     banner: { js: BANNER },
     metafile: true,
@@ -173,7 +178,6 @@ export async function benchBundles(options: {
   helloBytes: number;
   bundling: Bundling;
 }> {
-  const settings = infraBundling();
   await mkdir(join(REPO, 'node_modules/.cache'), { recursive: true });
   const dir = await mkdtemp(join(REPO, 'node_modules/.cache/sso-bench-bundles-'));
   try {
@@ -186,6 +190,7 @@ export async function benchBundles(options: {
       .filter((f) => f.endsWith('.ts'))
       .map((f) => basename(f, '.ts'))
       .sort();
+    const settings = infraBundling(names);
     const built: Record<string, { file: string; metafile: Metafile }> = {};
     for (const name of [...names, 'hello']) {
       const outdir = join(dir, name);
@@ -193,7 +198,8 @@ export async function benchBundles(options: {
       built[name] = await bundle(
         name === 'hello' ? helloEntry : join(REPO, 'functions', `${name}.ts`),
         outdir,
-        settings,
+        !settings.runtimeSdk.includes(name),
+        settings.sourceMap,
       );
     }
 

@@ -330,7 +330,7 @@ export function printResults(r: Results): void {
     ]),
   );
   console.log(
-    `  built as infra/function.ts says: AWS SDK ${r.bundling.bundleAwsSdk ? 'bundled' : 'left to the runtime (not counted in bytes)'}, source map ${r.bundling.sourceMap ? 'on' : 'off'}, NODE_OPTIONS=${r.bundling.nodeOptions || '(none)'}`,
+    `  built as infra/function.ts says: AWS SDK bundled${r.bundling.runtimeSdk.length ? ` except in ${r.bundling.runtimeSdk.join(', ')} (left to the runtime there, not counted in bytes)` : ''}, source map ${r.bundling.sourceMap ? 'on' : 'off'}, NODE_OPTIONS=${r.bundling.nodeOptions || '(none)'}`,
   );
   const missed = r.targets.filter((x) => !x.met);
   console.log(`\nTargets: ${r.targets.length - missed.length} of ${r.targets.length} met.`);

@@ -54,7 +54,12 @@ export async function signInWithIdentity(
   connection: Connection,
   identity: VerifiedIdentity,
   requestedRedirect?: string,
+  gate?: Promise<void>,
 ): Promise<HttpResult> {
+  // A protocol's last check may still be running (`gate`): reads go ahead, writes wait for it, and
+  // its refusal is the answer whatever else this login ran into meanwhile.
+  const guard = gate ?? Promise.resolve();
+  guard.catch(() => {});
   try {
     if (identity.connectionId !== connection.id || identity.tenantId !== connection.tenantId) {
       throw new AppError(500, 'internal_error', 'identity from another connection', { expose: false });
@@ -64,7 +69,8 @@ export async function signInWithIdentity(
       throw new AppError(400, 'invalid_identity', 'The identity provider sent an unusable subject or email.');
     }
     const tenant = await tenantOf(rt, connection.tenantId);
-    const provisioned = await provision(rt, connection, identity);
+    const provisioned = await provision(rt, connection, identity, guard);
+    await guard;
     const groups = await resolveGroups(rt, provisioned.membership, connection, identity.externalGroups);
     const issued = await issueSession(rt, {
       tenantId: tenant.id,
@@ -101,7 +107,13 @@ export async function signInWithIdentity(
       },
     );
     return loginResponse(rt, request, tenant, issued, requestedRedirect);
-  } catch (error) {
+  } catch (thrown) {
+    let error = thrown;
+    try {
+      await guard;
+    } catch (refusal) {
+      error = refusal;
+    }
     await recordLoginFailure(rt, {
       tenantId: connection.tenantId,
       connectionId: connection.id,

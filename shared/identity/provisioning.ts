@@ -138,7 +138,13 @@ async function attempt(
   identity: VerifiedIdentity,
   claims: ClaimValues | undefined,
   consistent: boolean,
+  gate: Promise<void>,
 ): Promise<Attempt> {
+  /** Every write waits for the caller's gate (e.g. the SAML replay guard), so a refused login writes nothing. */
+  const write = async (ops: TxItem[]) => {
+    await gate;
+    return writeTogether(rt.db, ops);
+  };
   const mode = connection.provisioning.mode === 'claims' && !claims ? 'none' : connection.provisioning.mode;
   const tenantId = connection.tenantId;
   const now = rt.clock.now().toISOString();
@@ -208,7 +214,7 @@ async function attempt(
     if (!user) throw refuse.notProvisioned();
     // The link proves the identity; a removed membership comes back only where the mode creates them.
     const s = settle(user, membership, mode !== 'none', claims?.role ?? connection.provisioning.defaultRole);
-    if (!(await writeTogether(rt.db, s.ops))) return 'retry';
+    if (!(await write(s.ops))) return 'retry';
     return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 0 };
   }
 
@@ -235,7 +241,7 @@ async function attempt(
       tx.newMembership(rt.db, membership),
       tx.newLink(rt.db, newLink(user.id)),
     ];
-    if (!(await writeTogether(rt.db, ops))) return 'retry';
+    if (!(await write(ops))) return 'retry';
     linkCache.set(linkKey, newLink(user.id));
     return { user, membership, created: true, updated: false };
   }
@@ -258,7 +264,7 @@ async function attempt(
   }
   const s = settle(user, membership, allowJoin, claims?.role ?? connection.provisioning.defaultRole);
   s.ops.push(tx.newLink(rt.db, newLink(user.id)));
-  if (!(await writeTogether(rt.db, s.ops))) return 'retry';
+  if (!(await write(s.ops))) return 'retry';
   linkCache.set(linkKey, newLink(user.id));
   return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 1 };
 }
@@ -266,15 +272,21 @@ async function attempt(
 const MAX_ATTEMPTS = 8;
 const linkCache = new TtlCache<IdentityLink>(10 * 60_000, 10_000);
 
+/**
+ * Finds or creates the person behind a verified identity. The reads may run while `gate` is
+ * pending (a protocol's last check, such as the SAML replay guard); no write happens before it
+ * has resolved, and if it rejects nothing is written.
+ */
 export async function provision(
   rt: Runtime,
   connection: Connection,
   identity: VerifiedIdentity,
+  gate: Promise<void> = Promise.resolve(),
 ): Promise<Provisioned> {
   const claims =
     connection.provisioning.mode === 'claims' ? await readClaims(rt, connection, identity) : undefined;
   for (let i = 0; i < MAX_ATTEMPTS; i++) {
-    const outcome = await attempt(rt, connection, identity, claims, i > 0);
+    const outcome = await attempt(rt, connection, identity, claims, i > 0, gate);
     if (outcome !== 'retry') return outcome;
     await sleep(10 + Math.random() * 40 * (i + 1));
   }

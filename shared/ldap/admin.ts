@@ -160,7 +160,8 @@ export async function liveTest(rt: Runtime, connection: Connection) {
   const report: Record<string, unknown> = { url: config.url, reachable: false };
   try {
     const account = await serviceAccountOf(rt, connection, config);
-    await withDirectory(config, openOptions(rt), async (directory) => {
+    // What the server says now, not what a login read a few seconds ago.
+    await withDirectory(config, { ...openOptions(rt), freshRootDse: true }, async (directory) => {
       report.reachable = true;
       report.transport = directory.transport;
       report.tls = directory.tlsInfo() ?? null;

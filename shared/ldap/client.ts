@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { Client, type Filter, ResultCodeError, type SearchOptions } from 'ldapts';
+import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import { logger } from '../logger.ts';
@@ -18,6 +20,8 @@ import { isInternalAddress, isOpenedPrivate } from '../net/addresses.ts';
  * - no unauthenticated bind (RFC 4513 section 5.1.2): a name with an empty password is never sent;
  * - the host's addresses checked like every tenant-supplied URL (no private or loopback address
  *   unless ALLOW_PRIVATE_URLS), and the connection made to the address that was checked.
+ * The root DSE is read once per directory and trust settings and kept for a while (rootDseCache);
+ * the connection is made and its TLS checked on every open all the same.
  */
 export type Target = Pick<LdapConfig, 'url' | 'caPem' | 'insecure' | 'connectTimeoutMs' | 'timeoutMs'>;
 
@@ -27,6 +31,14 @@ export interface OpenOptions {
   privateCidrs?: readonly string[];
   /** Everything this connection does must finish within this many ms (well under Lambda's timeout). */
   deadlineMs?: number;
+  /**
+   * A check made while the connection is being opened (the login's attempt throttle). The directory
+   * is handed over only once it has passed, so nothing can be bound before; if it fails, the
+   * connection is given up and closed and its error is thrown, whatever the directory did.
+   */
+  gate?: Promise<unknown>;
+  /** Read the root DSE even if it is cached (the admin's live test reports what the server says now). */
+  freshRootDse?: boolean;
 }
 
 export type Transport = 'ldaps' | 'starttls' | 'plain';
@@ -113,7 +125,7 @@ export class DirectoryEntry {
 }
 
 export interface RootDse {
-  namingContexts: string[];
+  readonly namingContexts: readonly string[];
   defaultNamingContext?: string;
   /** LDAP_CAP_ACTIVE_DIRECTORY_OID (AD DS) or its AD LDS twin among supportedCapabilities. */
   activeDirectory: boolean;
@@ -121,6 +133,22 @@ export interface RootDse {
 }
 
 const AD_CAPABILITIES = new Set(['1.2.840.113556.1.4.800', '1.2.840.113556.1.4.1851']);
+
+/**
+ * Root DSEs read in this container, for the connection cache's time. A login used to spend one
+ * round trip on it before every bind, for what rarely changes (naming contexts, AD or not). The key
+ * is everything that decides which server answers and why it is trusted (rootDseKey), so a
+ * connection whose URL, transport, address or CA differs in any way reads its own. Only a root DSE
+ * read over a connection that then passed assertSecure is kept, and never a failed read.
+ */
+const rootDseCache = new TtlCache<RootDse>(CONFIG_TTL_MS);
+
+function rootDseKey(target: Target, transport: Transport, address: string): string {
+  const url = new URL(target.url);
+  // The CA text itself: two connections share an entry only if they trust exactly the same roots.
+  const ca = target.caPem === undefined ? 'public' : createHash('sha256').update(target.caPem).digest('hex');
+  return [transport, `${url.protocol}//${url.host}`, address, ca].join('|');
+}
 
 /** Binary attributes ldapts must hand back as bytes; it matches the returned name exactly. */
 const BINARY_ATTRIBUTES = ['objectGUID', 'objectguid', 'OBJECTGUID'];
@@ -147,6 +175,7 @@ export class Directory {
   #plain: Socket | undefined;
   #tls: TLSSocket | undefined;
   #rootDse: RootDse | undefined;
+  readonly #rootDseKey: string;
   #closed = false;
 
   private constructor(target: Target, host: string, address: string, deadline: number) {
@@ -155,6 +184,7 @@ export class Directory {
     this.#address = address;
     this.#deadline = deadline;
     this.transport = url.protocol === 'ldaps:' ? 'ldaps' : target.insecure ? 'plain' : 'starttls';
+    this.#rootDseKey = rootDseKey(target, this.transport, address);
     this.#tlsOptions = {
       ...(target.caPem ? { ca: [target.caPem] } : {}),
       // SNI and the certificate's name are the URL's host, while the socket goes to the checked address.
@@ -176,8 +206,31 @@ export class Directory {
     });
   }
 
-  /** Connects (and upgrades with StartTLS), reads the root DSE, and checks TLS is up. */
+  /**
+   * Connects (and upgrades with StartTLS), reads the root DSE unless it is cached, and checks TLS
+   * is up. With a gate, the two run side by side and the gate's failure wins (see OpenOptions).
+   */
   static async open(target: Target, options: OpenOptions): Promise<Directory> {
+    const { gate } = options;
+    if (!gate) return Directory.#open(target, options);
+    // A refused gate stops a connection still being made rather than waiting for its timeout.
+    const refused = new AbortController();
+    const [passed, opened] = await Promise.allSettled([
+      gate.catch((error: unknown) => {
+        refused.abort();
+        throw error;
+      }),
+      Directory.#open(target, options, refused.signal),
+    ]);
+    if (passed.status === 'rejected') {
+      if (opened.status === 'fulfilled') await opened.value.close();
+      throw passed.reason;
+    }
+    if (opened.status === 'rejected') throw opened.reason;
+    return opened.value;
+  }
+
+  static async #open(target: Target, options: OpenOptions, signal?: AbortSignal): Promise<Directory> {
     const url = new URL(target.url);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // One budget for everything, DNS included, well under the Lambda's timeout.
@@ -188,13 +241,18 @@ export class Directory {
       deadlineMs,
       'dns lookup',
     );
+    signal?.throwIfAborted();
     const directory = new Directory(target, host, address, deadline);
+    const abandon = () => directory.#abandon();
+    signal?.addEventListener('abort', abandon, { once: true });
     try {
-      await directory.#connect();
+      await directory.#connect(options.freshRootDse === true);
       return directory;
     } catch (error) {
       await directory.close();
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', abandon);
     }
   }
 
@@ -209,6 +267,7 @@ export class Directory {
   }
 
   #openPlain(port: number): Socket {
+    if (this.#closed) throw new Error('the directory connection is closed');
     if (this.#sockets > 0) throw new Error('refusing to open a second socket to the directory');
     this.#sockets += 1;
     this.#plain = tcpConnect({ port, host: this.#address });
@@ -216,6 +275,7 @@ export class Directory {
   }
 
   #openTls(first: number | ConnectionOptions): TLSSocket {
+    if (this.#closed) throw new Error('the directory connection is closed');
     if (typeof first === 'object') {
       // StartTLS: the upgrade of the socket we opened, never of another one.
       if (!this.#plain || first.socket !== this.#plain) throw new Error('StartTLS on an unknown socket');
@@ -229,7 +289,7 @@ export class Directory {
     return this.#tls;
   }
 
-  async #connect(): Promise<void> {
+  async #connect(freshRootDse: boolean): Promise<void> {
     if (this.transport === 'starttls') {
       try {
         await this.#op(this.#client.startTLS({ ...this.#tlsOptions }), 'StartTLS');
@@ -240,8 +300,34 @@ export class Directory {
         throw classify(error, 'StartTLS');
       }
     }
-    this.#rootDse = await this.#readRootDse();
+    const cached = freshRootDse ? undefined : rootDseCache.get(this.#rootDseKey);
+    if (cached && (await this.#connectOnly())) {
+      this.#rootDse = cached;
+      this.assertSecure();
+      return;
+    }
+    const read = await this.#readRootDse();
     this.assertSecure();
+    this.#rootDse = read;
+    if (read) rootDseCache.set(this.#rootDseKey, read);
+  }
+
+  /**
+   * Opens the socket (TLS for ldaps, verified in the handshake) without sending anything, as ldapts
+   * does itself before its first operation; without the root DSE read that first operation would
+   * be the bind, and assertSecure must see the connection before it. `_connect` is not in ldapts'
+   * typings: if a version lacks it, false, and the root DSE is read as before.
+   */
+  async #connectOnly(): Promise<boolean> {
+    const client = this.#client as unknown as { _connect?: () => Promise<void> | undefined };
+    if (typeof client._connect !== 'function') return false;
+    try {
+      // Already connected after StartTLS: ldapts answers undefined.
+      await this.#op(Promise.resolve(client._connect()), 'connect');
+      return true;
+    } catch (error) {
+      throw classify(error, 'connect');
+    }
   }
 
   /** Throws unless the one socket is up and, unless `insecure`, encrypted and verified. */
@@ -301,7 +387,8 @@ export class Directory {
     }
   }
 
-  async #readRootDse(): Promise<RootDse> {
+  /** The root DSE; undefined when the server would not show it (then nothing is cached). */
+  async #readRootDse(): Promise<RootDse | undefined> {
     let entry: DirectoryEntry | undefined;
     try {
       // For ldaps this is the first operation: it opens the (TLS-only) socket, checked just after.
@@ -319,15 +406,17 @@ export class Directory {
     } catch (error) {
       // RFC 4512 section 5.1 lets a server hide its root DSE; only transport failures matter here.
       if (!(error instanceof DirectoryUnavailable) || error.reason !== 'directory_error') throw error;
+      return undefined;
     }
     const defaultNamingContext = entry?.first('defaultNamingContext');
     const vendor = entry?.first('vendorName');
-    return {
-      namingContexts: entry?.values('namingContexts') ?? [],
+    // Frozen: one cached object is shared by every connection that reads it.
+    return Object.freeze({
+      namingContexts: Object.freeze(entry?.values('namingContexts') ?? []),
       ...(defaultNamingContext ? { defaultNamingContext } : {}),
       activeDirectory: (entry?.values('supportedCapabilities') ?? []).some((c) => AD_CAPABILITIES.has(c)),
       ...(vendor ? { vendor } : {}),
-    };
+    });
   }
 
   /** Runs one client call within the deadline; at the deadline the socket is torn down. */
@@ -344,6 +433,12 @@ export class Directory {
       if (error instanceof DirectoryUnavailable && error.reason === 'timeout') this.#destroy();
       throw error;
     }
+  }
+
+  /** The gate failed while connecting: the pending operation fails at once, and nothing reconnects. */
+  #abandon(): void {
+    this.#closed = true;
+    this.#destroy();
   }
 
   #destroy(): void {

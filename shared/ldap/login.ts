@@ -113,7 +113,9 @@ async function signedInEntry(
 
 /**
  * Checks an email and password against the directory. Wrong credentials are a result; a directory
- * that cannot be reached, times out or fails TLS throws DirectoryUnavailable (503).
+ * that cannot be reached, times out or fails TLS throws DirectoryUnavailable (503). `gate` (the
+ * attempt throttle) is awaited while the directory is opened, before anything is bound; if it
+ * fails, its error is thrown (see OpenOptions.gate).
  */
 export async function authenticate(
   rt: Runtime,
@@ -121,6 +123,7 @@ export async function authenticate(
   config: LdapConfig,
   email: string,
   password: string,
+  gate?: Promise<unknown>,
 ): Promise<Authentication> {
   // Before anything touches the network: RFC 4513 section 5.1.2 (see isUsablePassword).
   if (!isUsablePassword(password)) return { ok: false, refusal: 'unusable_password' };
@@ -136,7 +139,8 @@ export async function authenticate(
   }
   const account = await serviceAccountOf(rt, connection, config);
 
-  return withDirectory(config, openOptions(rt), async (directory): Promise<Authentication> => {
+  const options = { ...openOptions(rt), ...(gate ? { gate } : {}) };
+  return withDirectory(config, options, async (directory): Promise<Authentication> => {
     let dn = formattedDn;
     let found: DirectoryEntry | undefined;
     if (method.method === 'search') {
@@ -237,11 +241,23 @@ export async function ldapLogin(
     const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
     const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
-    const priorFailures = await checkAttempts(rt, attempts);
+    // The throttle is read while the directory connects: Directory.open hands the connection over
+    // only once it has passed, so nothing is bound before, and its refusal (429) wins over whatever
+    // else failed, as when it was read first. Every path below awaits it; the catch only keeps a
+    // refusal that comes before anyone awaits it from counting as unhandled.
+    const throttle = checkAttempts(rt, attempts);
+    throttle.catch(() => undefined);
     const started = performance.now();
-    const outcome = await authenticate(rt, connection, config, email, body.password).finally(() =>
-      metrics.addMetric(SSO_METRICS.directoryLatency, MetricUnit.Milliseconds, performance.now() - started),
-    );
+    const outcome = await authenticate(rt, connection, config, email, body.password, throttle)
+      .catch(async (error: unknown) => {
+        await throttle;
+        throw error;
+      })
+      .finally(() =>
+        metrics.addMetric(SSO_METRICS.directoryLatency, MetricUnit.Milliseconds, performance.now() - started),
+      );
+    // authenticate returns before the directory for a password or email it refuses outright.
+    const priorFailures = await throttle;
     if (!outcome.ok) {
       logger.info('ldap login refused', { connectionId: connection.id, reason: outcome.refusal });
       if (outcome.refusal === 'account_disabled') throw accountDisabled();

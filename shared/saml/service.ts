@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { generateServiceProviderMetadata, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
 import type { SamlConfig } from '../connections/schema.ts';
@@ -11,13 +9,11 @@ import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { connectionForLogin } from '../store/connections.ts';
-import { consumeLoginState, putLoginState, rememberAssertion } from '../store/one-time.ts';
+import { consumeLoginState, rememberAssertion } from '../store/one-time.ts';
 import type { SamlDerived } from './connector.ts';
-import { EMAIL_NAMEID, pemOf } from './metadata.ts';
+import { EMAIL_NAMEID } from './metadata.ts';
 import { validateResponse } from './response.ts';
 import { malformed } from './xml.ts';
-
-const REQUEST_TTL_SECONDS = 600;
 
 export const spUrls = (rt: Runtime, connectionId: string) => ({
   entityId: `${rt.config.BASE_URL}/saml/${connectionId}/metadata.xml`,
@@ -36,73 +32,9 @@ export async function samlConnection(rt: Runtime, connectionId: string) {
   return { connection, config: connection.config as SamlConfig, idp };
 }
 
-async function spKey(rt: Runtime, connection: Connection): Promise<string | undefined> {
+export async function spKey(rt: Runtime, connection: Connection): Promise<string | undefined> {
   const ref = connection.secretRefs.spPrivateKeyPem;
   return ref ? rt.secrets.get(ref) : undefined;
-}
-
-/** GET /saml/{c}/metadata.xml: our SP metadata for the IdP administrator. */
-export async function spMetadata(rt: Runtime, connectionId: string): Promise<string> {
-  const { connection, config } = await samlConnection(rt, connectionId);
-  const { entityId, acsUrl } = spUrls(rt, connection.id);
-  const cert = config.spCertificatePem;
-  const key = cert ? await spKey(rt, connection) : undefined;
-  return generateServiceProviderMetadata({
-    issuer: entityId,
-    callbackUrl: acsUrl,
-    identifierFormat: EMAIL_NAMEID,
-    wantAssertionsSigned: true,
-    // node-saml lists the certificate (signing and encryption) only alongside its key
-    ...(cert && key ? { decryptionCert: cert, publicCerts: cert, decryptionPvk: key, privateKey: key } : {}),
-  });
-}
-
-/** GET /saml/{c}/login: an AuthnRequest (redirect binding), its id kept single-use for the ACS. */
-export async function startLogin(
-  rt: Runtime,
-  connectionId: string,
-  redirect: string | undefined,
-): Promise<string> {
-  const { connection, idp } = await samlConnection(rt, connectionId);
-  if (!idp?.ssoRedirectUrl) {
-    throw new AppError(
-      400,
-      'sp_initiated_unsupported',
-      'The identity provider has no redirect SingleSignOnService.',
-    );
-  }
-  const { entityId, acsUrl } = spUrls(rt, connection.id);
-  const id = `_${randomBytes(20).toString('hex')}`;
-  // With an SP key every AuthnRequest is signed (the SP metadata says so); IdPs that ask for it get it.
-  const key = await spKey(rt, connection);
-  if (idp.wantAuthnRequestsSigned && !key) {
-    throw new AppError(
-      400,
-      'sp_key_required',
-      'The identity provider wants signed requests; give the connection an SP key.',
-    );
-  }
-  const saml = new SAML({
-    entryPoint: idp.ssoRedirectUrl,
-    issuer: entityId,
-    callbackUrl: acsUrl,
-    idpCert: idp.certificates.map((c) => pemOf(c.der)),
-    generateUniqueId: () => id,
-    identifierFormat:
-      idp.nameIdFormats.length === 0 || idp.nameIdFormats.includes(EMAIL_NAMEID) ? EMAIL_NAMEID : null,
-    disableRequestedAuthnContext: true,
-    validateInResponseTo: ValidateInResponseTo.never,
-    ...(key ? { privateKey: key, signatureAlgorithm: 'sha256' as const } : {}),
-  });
-  await putLoginState(rt.db, {
-    id,
-    kind: 'saml',
-    connectionId: connection.id,
-    expiresAt: epochSeconds(rt.clock.now()) + REQUEST_TTL_SECONDS,
-    data: redirect ? { redirect: redirect.slice(0, 2048) } : {},
-  });
-  // RelayState carries the return URL; the ACS still honours it only when it is on the allow-list.
-  return saml.getAuthorizeUrlAsync(redirect ?? '', undefined, {});
 }
 
 const AcsForm = z.looseObject({
@@ -166,15 +98,17 @@ export async function consumeResponse(
       }
       redirect = typeof state.data.redirect === 'string' ? state.data.redirect : redirect;
     }
-    if (
-      !(await rememberAssertion(
+    // The replay guard (a conditional write) runs while the sign-in reads the person; nothing is
+    // written for them before it has passed, and a replay is the answer whatever else happens.
+    const replayGuard = (async () => {
+      const first = await rememberAssertion(
         rt.db,
         connection.id,
         assertion.assertionId,
         assertion.usableUntil,
         epochSeconds(now),
-      ))
-    ) {
+      );
+      if (first) return;
       metrics.addMetric(SSO_METRICS.replayBlocked, MetricUnit.Count, 1);
       await rt.events.publish({
         type: 'saml.replay_blocked',
@@ -182,10 +116,10 @@ export async function consumeResponse(
         detail: { connectionId },
       });
       throw new AppError(400, 'replayed_assertion', 'This assertion was already used.');
-    }
+    })();
 
     const identity = toIdentity(connection, config, assertion);
-    return await signInWithIdentity(rt, request, connection, identity, redirect);
+    return await signInWithIdentity(rt, request, connection, identity, redirect, replayGuard);
   } catch (error) {
     await recordLoginFailure(rt, { tenantId: connection.tenantId, connectionId, protocol: 'saml', error });
     throw error;

@@ -351,16 +351,29 @@ describe('hostile input and wrong credentials', () => {
     expect(answers[2]).toEqual(answers[0]);
   });
 
-  it('counts failures per account and then answers 429, even with the right password', async () => {
+  it('counts failures per account and then answers 429, even with the right password, binding nothing', async () => {
     const tenantId = await newTenant({ loginThrottle: { maxFailuresPerAccount: 3, maxFailuresPerIp: 50 } });
     const throttled = await newConnection(tenantId, searchConfig());
     for (const password of ['wrong one', 'wrong two', '']) {
       expect((await login(throttled, 'bob@example.test', password)).status).toBe(401);
     }
+    const mark = slapd.log().length;
     const blocked = await login<ErrorBody>(throttled, 'bob@example.test', pw('bob'));
     expect(blocked.status).toBe(429);
     expect(blocked.body.error.code).toBe('too_many_attempts');
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect((await login(throttled, 'alice@example.test', pw('alice'))).status).toBe(200);
+    // slapd logs in order: once alice's bind is there, whatever the blocked login sent is there too.
+    await expect.poll(() => slapd.log().slice(mark)).toContain(`BIND dn="uid=alice,${PEOPLE}"`);
+    const log = slapd.log().slice(mark);
+    const beforeAlice = log.slice(0, log.indexOf(`BIND dn="uid=alice,${PEOPLE}"`));
+    // Only alice's own service-account bind: the blocked login bound neither the account nor bob.
+    expect(beforeAlice.match(/ BIND dn="[^"]*" method=/g)).toEqual([` BIND dn="${SVC.dn}" method=`]);
+    // The refusal is not a failure of its own: bob's counter stays at the three wrong passwords.
+    const counters = (await stack.items()).filter(
+      (i) => i.entity === 'attempt' && String(i.pk).includes(`#acct#${tenantId}#`),
+    );
+    expect(counters.map((c) => c.count)).toEqual([3]);
     const failed = stack.events.recent.filter((e) => e.type === 'login.failed' && e.tenantId === tenantId);
     expect(failed.map((e) => e.detail.reason)).toEqual([
       'invalid_credentials',
@@ -368,6 +381,23 @@ describe('hostile input and wrong credentials', () => {
       'invalid_credentials',
       'too_many_attempts',
     ]);
+  });
+
+  it('answers 429, not 503, for a throttled account whatever the directory does', async () => {
+    const tenantId = await newTenant({ loginThrottle: { maxFailuresPerAccount: 1, maxFailuresPerIp: 50 } });
+    const working = await newConnection(tenantId, searchConfig());
+    expect((await login(working, 'carol@example.test', 'wrong')).status).toBe(401);
+    const down = await newConnection(
+      tenantId,
+      searchConfig({ url: `ldaps://127.0.0.1:${await freePort()}` }),
+    );
+    const refusesTls = await newConnection(tenantId, searchConfig({ url: plain.ldapUrl, caPem: undefined }));
+    const untrusted = await newConnection(tenantId, searchConfig({ caPem: otherCaPem }));
+    for (const connectionId of [down, refusesTls, untrusted, working]) {
+      const res = await login<ErrorBody>(connectionId, 'carol@example.test', pw('carol'));
+      expect(res.status, res.text).toBe(429);
+      expect(res.body.error.code).toBe('too_many_attempts');
+    }
   });
 
   it('refuses a disabled AD-style account (userAccountControl) after its password', async () => {
@@ -393,6 +423,37 @@ describe('hostile input and wrong credentials', () => {
     const res = await login<ErrorBody>(off, 'alice@example.test', pw('alice'));
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe('connection_disabled');
+  });
+});
+
+describe('the root DSE', () => {
+  /** Logs uid in through the connection; how many root DSE reads slapd saw for it, and its log. */
+  const loginReadingRootDse = async (connectionId: string, uid: string) => {
+    const mark = slapd.log().length;
+    const res = await login(connectionId, `${uid}@example.test`, pw(uid));
+    expect(res.status, res.text).toBe(200);
+    await expect.poll(() => slapd.log().slice(mark)).toContain(`BIND dn="uid=${uid},${PEOPLE}"`);
+    const log = slapd.log().slice(mark);
+    return { reads: log.match(/ SRCH base="" scope=0 /g)?.length ?? 0, log };
+  };
+
+  it('is read by the first login through a directory only; another transport or CA reads its own', async () => {
+    const tenantId = await newTenant();
+    // A CA setting no other test uses (the same trust, written differently), so this test starts cold.
+    const bundle = `${slapd.caPem}\n${otherCaPem}`;
+    const ldaps = await newConnection(tenantId, searchConfig({ caPem: bundle }));
+    const startTls = await newConnection(tenantId, searchConfig({ url: slapd.ldapUrl, caPem: bundle }));
+
+    expect((await loginReadingRootDse(ldaps, 'alice')).reads).toBe(1);
+    const warm = await loginReadingRootDse(ldaps, 'bob');
+    expect(warm.reads).toBe(0);
+    // Still a connection of its own, over TLS, for every login.
+    expect(warm.log).toMatch(/ ACCEPT from /);
+    expect(warm.log).toMatch(/ TLS established /);
+    expect((await loginReadingRootDse(startTls, 'alice')).reads).toBe(1);
+    const warmStartTls = await loginReadingRootDse(startTls, 'bob');
+    expect(warmStartTls.reads).toBe(0);
+    expect(warmStartTls.log).toContain('EXT oid=1.3.6.1.4.1.1466.20037');
   });
 });
 

@@ -298,6 +298,23 @@ describe('the attack suite', () => {
     expect(stack.events.recent.some((e) => e.type === 'saml.replay_blocked')).toBe(true);
   });
 
+  it('writes nothing for a replayed assertion ID, even for a person it would provision', async () => {
+    // The replay guard runs beside the person's lookup; provisioning must still wait for it.
+    const assertionId = `_replayed-${Date.now()}`;
+    expect((await postAcs(f, signed(f, { nameId: unique('first'), assertionId }))).status).toBe(200);
+    const newcomer = unique('newcomer');
+    for (let i = 0; i < 3; i++) {
+      await refused(signed(f, { nameId: newcomer, assertionId }), 'replayed_assertion');
+    }
+    const users = await stack.call<{ items: unknown[] }>(
+      'GET',
+      `/admin/tenants/${f.tenantId}/users?email=${encodeURIComponent(newcomer)}`,
+    );
+    expect(users.status).toBe(200);
+    expect(users.body.items).toEqual([]);
+    expect(stack.events.recent.some((e) => JSON.stringify(e).includes(newcomer))).toBe(false);
+  });
+
   it('refuses SHA-1 unless the connection allows it', async () => {
     await refused(signResponse(response(f), f.key, 'assertion', 'sha1'), 'weak_algorithm');
     const lax = await samlFixture(stack, 'saml-sha1-co', { allowSha1: true }, keys);

@@ -23,7 +23,7 @@ import { refreshLdapAuthorization } from '../../shared/ldap/refresh.ts';
 import { LocalSecretStore } from '../../shared/ports/secrets.ts';
 import type { Runtime } from '../../shared/runtime.ts';
 import type { SessionRecord } from '../../shared/store/sessions.ts';
-import { makeTestCa } from '../helpers/slapd.ts';
+import { freePort, makeTestCa } from '../helpers/slapd.ts';
 
 /**
  * The Active Directory code paths (UPN bind, objectGUID, userAccountControl, the in-chain matching
@@ -80,21 +80,35 @@ const ADAM_ID = '33221100-5544-7766-8899-aabbccddeeff';
 
 interface Seen {
   connections: number;
+  /** Connections that have ended (closed by either side). */
+  closed: number;
   binds: { name: string; password: string; tls: boolean }[];
   searches: { base: string; scope: string; filter: string; raw: Buffer }[];
 }
 
 /** An LDAP server that answers like Active Directory, from the entries above. */
 class FakeAd {
-  readonly seen: Seen = { connections: 0, binds: [], searches: [] };
+  readonly seen: Seen = { connections: 0, closed: 0, binds: [], searches: [] };
   /** Drop the connection right after answering a search whose filter contains this. */
   dropAfter: string | undefined;
   /** Never answer a search whose filter contains this. */
   silentOn: string | undefined;
+  /** Answer a root DSE search with this result code instead of the entry. */
+  rootDseError: number | undefined;
+  /** What the root DSE says. */
+  rootDse: Record<string, string[]> = {
+    defaultNamingContext: [NC],
+    namingContexts: [NC],
+    supportedCapabilities: [AD_CAPABILITY],
+  };
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
 
-  constructor(private readonly tls: SecureContext) {
+  /** `implicitTls`: TLS from the first byte (ldaps), else StartTLS. The certificate can be swapped. */
+  constructor(
+    public tls: SecureContext,
+    private readonly implicitTls = false,
+  ) {
     this.#server = createServer((socket) => this.#accept(socket));
   }
 
@@ -116,6 +130,7 @@ class FakeAd {
 
   reset(): void {
     this.seen.connections = 0;
+    this.seen.closed = 0;
     this.seen.binds = [];
     this.seen.searches = [];
     this.dropAfter = undefined;
@@ -126,8 +141,16 @@ class FakeAd {
     this.seen.connections += 1;
     this.#sockets.add(raw);
     raw.on('error', () => undefined);
+    raw.on('close', () => {
+      this.seen.closed += 1;
+    });
     let socket: Socket = raw;
     let secure = false;
+    if (this.implicitTls) {
+      socket = new TLSSocket(raw, { isServer: true, secureContext: this.tls });
+      socket.on('error', () => undefined);
+      secure = true;
+    }
     let buffer = Buffer.alloc(0);
     let bound = false;
     const onData = (chunk: Buffer) => {
@@ -170,6 +193,10 @@ class FakeAd {
           const filter = search.filter.toString();
           this.seen.searches.push({ base: search.baseDN, scope: search.scope, filter, raw: frame });
           if (this.silentOn && filter.includes(this.silentOn)) continue;
+          if (this.rootDseError !== undefined && search.baseDN === '' && search.scope === 'base') {
+            socket.write(result(messageId, 0x65, this.rootDseError));
+            continue;
+          }
           for (const entry of this.#answer(search, bound)) socket.write(entryMessage(messageId, entry));
           socket.write(result(messageId, 0x65, 0));
           if (this.dropAfter && filter.includes(this.dropAfter)) socket.destroy();
@@ -182,18 +209,7 @@ class FakeAd {
   }
 
   #answer(search: SearchRequest, bound: boolean): FakeEntry[] {
-    if (search.baseDN === '' && search.scope === 'base') {
-      return [
-        {
-          dn: '',
-          attributes: {
-            defaultNamingContext: [NC],
-            namingContexts: [NC],
-            supportedCapabilities: [AD_CAPABILITY],
-          },
-        },
-      ];
-    }
+    if (search.baseDN === '' && search.scope === 'base') return [{ dn: '', attributes: this.rootDse }];
     // AD refuses searches before a bind ("In order to perform this operation a successful bind…").
     if (!bound) return [];
     const filter = search.filter;
@@ -273,6 +289,10 @@ let ad: FakeAd;
 let url: string;
 let caPem: string;
 let scratch: string;
+/** The fake's certificate (signed by caPem), and one signed by another CA. */
+let trustedTls: SecureContext;
+let untrustedTls: SecureContext;
+let otherCaPem: string;
 const secrets = new LocalSecretStore();
 const rt = {
   config: { ALLOW_PRIVATE_URLS: true },
@@ -282,9 +302,18 @@ const rt = {
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'fake-ad-'));
-  const ca = await makeTestCa(scratch, 'Fake AD CA');
+  const [ca, other] = await Promise.all([
+    makeTestCa(scratch, 'Fake AD CA'),
+    makeTestCa(join(scratch, 'other'), 'Some Other CA'),
+  ]);
   caPem = ca.caPem;
-  ad = new FakeAd(createSecureContext({ cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) }));
+  otherCaPem = other.caPem;
+  trustedTls = createSecureContext({ cert: readFileSync(ca.certFile), key: readFileSync(ca.keyFile) });
+  untrustedTls = createSecureContext({
+    cert: readFileSync(other.certFile),
+    key: readFileSync(other.keyFile),
+  });
+  ad = new FakeAd(trustedTls);
   url = `ldap://127.0.0.1:${await ad.listen()}`;
 });
 afterAll(async () => {
@@ -333,7 +362,7 @@ describe('UPN login against an Active Directory-like server', () => {
     const outcome = await login(await connectionOf(upnInChain), 'adam@corp.test', 'adam-pw');
     expect(outcome.ok).toBe(true);
     expect(ad.seen.binds).toEqual([{ name: 'adam@corp.test', password: 'adam-pw', tls: true }]);
-    expect(ad.seen.searches[1]).toMatchObject({
+    expect(ad.seen.searches.find((s) => s.filter.startsWith('(userprincipalname='))).toMatchObject({
       base: NC,
       scope: 'sub',
       filter: '(userprincipalname=adam@corp.test)',
@@ -496,5 +525,211 @@ describe('authorization refresh against an Active Directory-like server', () => 
     await expect(
       refreshLdapAuthorization(rt, await searchWithAccount('wrong'), session(ADAM_ID)),
     ).rejects.toMatchObject({ code: 'directory_unavailable', reason: 'service_account_refused' });
+  });
+});
+
+const rootDseReads = (server: FakeAd) =>
+  server.seen.searches.filter((s) => s.base === '' && s.scope === 'base').length;
+
+/** Fakes of their own, each on its own port: the root DSE cache lives as long as this file. */
+const fakes: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  await Promise.all(fakes.map((f) => f.close()));
+});
+
+async function startFake(implicitTls = false): Promise<{ server: FakeAd; url: string }> {
+  const server = new FakeAd(trustedTls, implicitTls);
+  fakes.push(server);
+  return { server, url: `${implicitTls ? 'ldaps' : 'ldap'}://127.0.0.1:${await server.listen()}` };
+}
+
+const targetOf = (over: { url: string; caPem?: string; insecure?: boolean; connectTimeoutMs?: number }) => ({
+  caPem,
+  insecure: false,
+  connectTimeoutMs: 2000,
+  timeoutMs: 2000,
+  ...over,
+});
+
+/** Opens and closes a connection; what it knew of the root DSE. */
+async function rootDseThrough(target: ReturnType<typeof targetOf>) {
+  const directory = await Directory.open(target, { allowPrivate: true });
+  await directory.close();
+  return directory.rootDse;
+}
+
+function deferred() {
+  let resolve: (value: unknown) => void = () => undefined;
+  let reject: (error: unknown) => void = () => undefined;
+  const promise = new Promise<unknown>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('the root DSE, read once per directory and trust settings', () => {
+  it.each([
+    ['StartTLS', false],
+    ['ldaps', true],
+  ])(
+    'over %s: read by the first login only; every login still connects and binds over TLS',
+    async (_, implicitTls) => {
+      const fake = await startFake(implicitTls);
+      const connection = await connectionOf({ ...upnInChain, url: fake.url });
+      for (let i = 0; i < 3; i++) {
+        // The UPN search needs the naming context, the subject needs AD detection: both from the root DSE.
+        const outcome = await login(connection, 'adam@corp.test', 'adam-pw');
+        expect(outcome).toMatchObject({
+          ok: true,
+          identity: { subject: ADAM_ID, externalGroups: [ENG_ID, STAFF_ID] },
+        });
+      }
+      expect(rootDseReads(fake.server)).toBe(1);
+      expect(fake.server.seen.connections).toBe(3);
+      const overTls = { name: 'adam@corp.test', password: 'adam-pw', tls: true };
+      expect(fake.server.seen.binds).toEqual([overTls, overTls, overTls]);
+    },
+  );
+
+  it('is read again for another directory, another transport or another CA, and each is kept apart', async () => {
+    const a = await startFake();
+    const b = await startFake();
+    b.server.rootDse = { namingContexts: ['dc=other,dc=test'] };
+    const targets = [
+      targetOf({ url: a.url }),
+      targetOf({ url: b.url }),
+      targetOf({ url: a.url, caPem: `${caPem}\n${otherCaPem}` }),
+      targetOf({ url: a.url, caPem: undefined, insecure: true }),
+    ];
+    const ad = { namingContexts: [NC], defaultNamingContext: NC, activeDirectory: true };
+    const other = { namingContexts: ['dc=other,dc=test'], activeDirectory: false };
+    for (let round = 0; round < 2; round++) {
+      const seen = [];
+      for (const target of targets) seen.push(await rootDseThrough(target));
+      expect(seen).toEqual([ad, other, ad, ad]);
+    }
+    expect(rootDseReads(a.server)).toBe(3);
+    expect(rootDseReads(b.server)).toBe(1);
+    expect(a.server.seen.connections).toBe(6);
+  });
+
+  it('keeps no root DSE the server would not show', async () => {
+    const fake = await startFake();
+    fake.server.rootDseError = 52; // unavailable
+    const empty = { namingContexts: [], activeDirectory: false };
+    expect(await rootDseThrough(targetOf({ url: fake.url }))).toEqual(empty);
+    expect(await rootDseThrough(targetOf({ url: fake.url }))).toEqual(empty);
+    expect(rootDseReads(fake.server)).toBe(2);
+    fake.server.rootDseError = undefined;
+    expect(await rootDseThrough(targetOf({ url: fake.url }))).toMatchObject({ activeDirectory: true });
+    expect(await rootDseThrough(targetOf({ url: fake.url }))).toMatchObject({ activeDirectory: true });
+    expect(rootDseReads(fake.server)).toBe(3);
+  });
+
+  it.each([
+    ['StartTLS', false],
+    ['ldaps', true],
+  ])(
+    'over %s, a cached root DSE spares no TLS check: a certificate no longer trusted is refused before any bind',
+    async (_, implicitTls) => {
+      const fake = await startFake(implicitTls);
+      const connection = await connectionOf({ ...upnInChain, url: fake.url });
+      expect(await login(connection, 'adam@corp.test', 'adam-pw')).toMatchObject({ ok: true });
+      // The same address now shows a certificate the connection's CA did not sign.
+      fake.server.tls = untrustedTls;
+      await expect(login(connection, 'adam@corp.test', 'adam-pw')).rejects.toMatchObject({
+        code: 'directory_unavailable',
+        reason: 'tls_failed',
+      });
+      expect(rootDseReads(fake.server)).toBe(1);
+      expect(fake.server.seen.connections).toBe(2);
+      expect(fake.server.seen.binds).toHaveLength(1);
+    },
+  );
+});
+
+describe('opening the directory while a gate (the login throttle) is checked', () => {
+  it('binds nothing before the gate has passed, and nothing at all when it fails', async () => {
+    const fake = await startFake(true);
+    const connection = await connectionOf({ ...upnInChain, url: fake.url });
+    const config = ldapConfigOf(connection);
+    const gate = deferred();
+    let settled = false;
+    const passing = authenticate(rt, connection, config, 'adam@corp.test', 'adam-pw', gate.promise).finally(
+      () => {
+        settled = true;
+      },
+    );
+    await expect.poll(() => rootDseReads(fake.server)).toBe(1);
+    // Time for a bind to go out, were one going to.
+    await new Promise((done) => setTimeout(done, 100));
+    expect(fake.server.seen.binds).toEqual([]);
+    expect(settled).toBe(false);
+    gate.resolve(0);
+    expect(await passing).toMatchObject({ ok: true, identity: { subject: ADAM_ID } });
+    expect(fake.server.seen.binds).toHaveLength(1);
+
+    // Refused once the connection is up (the root DSE is cached now: the next message would be the bind).
+    fake.server.reset();
+    const refused = deferred();
+    const refusal = new Error('too many attempts');
+    const failing = authenticate(rt, connection, config, 'adam@corp.test', 'adam-pw', refused.promise);
+    await expect.poll(() => fake.server.seen.connections).toBe(1);
+    refused.reject(refusal);
+    await expect(failing).rejects.toBe(refusal);
+    await expect.poll(() => fake.server.seen.closed).toBe(1);
+    expect(fake.server.seen.binds).toEqual([]);
+  });
+
+  it("gives up a connection still being made when the gate fails, and throws the gate's error", async () => {
+    // Accepts and never answers; with no connect timeout and a long deadline, only the gate ends the wait.
+    const accepted = new Set<Socket>();
+    let closed = 0;
+    const silent = createServer((socket) => {
+      accepted.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        closed += 1;
+      });
+      socket.resume();
+    });
+    fakes.push({
+      close: async () => {
+        for (const socket of accepted) socket.destroy();
+        await new Promise<void>((done) => silent.close(() => done()));
+      },
+    });
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    const address = silent.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const gate = deferred();
+    const refusal = new Error('too many attempts');
+    const opening = Directory.open(targetOf({ url: `ldaps://127.0.0.1:${port}`, connectTimeoutMs: 0 }), {
+      allowPrivate: true,
+      deadlineMs: 600_000,
+      gate: gate.promise,
+    });
+    await expect.poll(() => accepted.size).toBe(1);
+    gate.reject(refusal);
+    await expect(opening).rejects.toBe(refusal);
+    await expect.poll(() => closed).toBe(1);
+  });
+
+  it("answers the directory's error when only the directory fails, and the gate's when both do, in either order", async () => {
+    const down = targetOf({ url: `ldaps://127.0.0.1:${await freePort()}` });
+    const options = { allowPrivate: true };
+    await expect(Directory.open(down, { ...options, gate: Promise.resolve(3) })).rejects.toMatchObject({
+      reason: 'connect_failed',
+    });
+    const refusal = new Error('too many attempts');
+    // The gate fails first, while the connection is being refused.
+    await expect(Directory.open(down, { ...options, gate: Promise.reject(refusal) })).rejects.toBe(refusal);
+    // The connection is refused first, then the gate fails.
+    const late = deferred();
+    const opening = Directory.open(down, { ...options, gate: late.promise });
+    await Directory.open(down, options).catch(() => undefined);
+    late.reject(refusal);
+    await expect(opening).rejects.toBe(refusal);
   });
 });

@@ -1,10 +1,11 @@
 import * as client from 'openid-client';
+import { TtlCache as SharedTtlCache } from '../cache.ts';
 import type { Connection } from '../connections/model.ts';
 import { OidcConfig } from '../connections/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { checkUrl, type GuardOptions } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
-import { clientKeyFromPem } from './client-key.ts';
+import { type ClientKey, clientKeyFromPem } from './client-key.ts';
 import { cacheKey, DISCOVERY_TTL_SECONDS, idpFetch, type TokenResponseFacts, TtlCache } from './transport.ts';
 
 /**
@@ -104,6 +105,8 @@ async function secretOf(rt: Runtime, connection: Connection, path: string): Prom
   return rt.secrets.get(ref);
 }
 
+const clientKeys = new SharedTtlCache<ClientKey>(10 * 60_000, 500);
+
 /** The client authentication of the token request (OIDC Core 9), with the secret or key it needs. */
 export async function clientAuthOf(
   rt: Runtime,
@@ -116,7 +119,12 @@ export async function clientAuthOf(
     case 'client_secret_post':
       return client.ClientSecretPost(await secretOf(rt, connection, 'clientSecret'));
     case 'private_key_jwt': {
-      const key = await clientKeyFromPem(await secretOf(rt, connection, 'privateKeyPem'));
+      // Importing the key costs about 1 ms; a secret is never overwritten (a new key is a new
+      // reference), so the imported key is kept by its reference.
+      const ref = connection.secretRefs.privateKeyPem ?? '';
+      const key =
+        clientKeys.get(ref) ??
+        clientKeys.set(ref, await clientKeyFromPem(await secretOf(rt, connection, 'privateKeyPem')));
       return client.PrivateKeyJwt({ key: key.signingKey, kid: key.kid });
     }
   }

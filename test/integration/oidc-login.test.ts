@@ -188,9 +188,11 @@ describe('authorization code login', () => {
     expect(jwks.keys[0]).not.toHaveProperty('d');
   });
 
-  it('refuses a client whose private_key_jwt key the IdP does not know', async () => {
+  it('refuses a client whose private_key_jwt key the IdP does not know, even right after the known one worked', async () => {
     const { id } = await connect({ tokenEndpointAuthMethod: 'private_key_jwt' });
-    // A new key of ours that the IdP was never told about.
+    // The registered key signs in (and is kept imported in this container)...
+    expect((await jsonLogin(id)).status).toBe(200);
+    // ...then a new key of ours that the IdP was never told about replaces it: the next login uses it.
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const patched = await stack.call('PATCH', `/admin/tenants/${TENANT}/connections/${id}`, {

@@ -72,8 +72,21 @@ export class DynamoCounter {
   #usage: DbUsage = { requests: 0, rcu: 0, wcu: 0, reportedWcu: 0, commands: [] };
   /** Set while a measured section runs; commands outside it are not counted. */
   enabled = false;
-  /** Wall-clock ms spent waiting on DynamoDB since start, counted or not (to split a login's time). */
+  /**
+   * Wall-clock ms spent waiting on DynamoDB since start, counted or not (to split a login's time).
+   * Calls in flight together count once: the union of their intervals, not the sum.
+   */
   waitedMs = 0;
+  #inFlight = 0;
+  #since = 0;
+
+  #begin(): void {
+    if (this.#inFlight++ === 0) this.#since = performance.now();
+  }
+
+  #end(): void {
+    if (--this.#inFlight === 0) this.waitedMs += performance.now() - this.#since;
+  }
 
   install(doc: DynamoDBDocumentClient): void {
     doc.middlewareStack.add(
@@ -83,17 +96,17 @@ export class DynamoCounter {
         input.ReturnConsumedCapacity = 'TOTAL';
         const counting = this.enabled;
         const label = describe(name, input);
-        const t0 = performance.now();
+        this.#begin();
         try {
           const result = await next(args);
-          this.waitedMs += performance.now() - t0;
+          this.#end();
           if (counting) {
             const consumed = (result.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
             this.#add(name, label, consumed, transactionWcu(name, input));
           }
           return result;
         } catch (error) {
-          this.waitedMs += performance.now() - t0;
+          this.#end();
           // A failed condition still consumed capacity; the error carries none, so count the request.
           if (counting) this.#add(name, `${label}!`, undefined, transactionWcu(name, input));
           throw error;

@@ -184,14 +184,30 @@ export function verifyEnvelopedSignature(signature: Element, parent: Element, ke
 
   // Digest the parent as it is in this document, less this signature (enveloped); comments are
   // left out by the canonicalization (WITHOUT_COMMENTS).
-  const clone = parent.cloneNode(true) as Element;
-  let index = 0;
-  for (let c = parent.firstChild; c && c !== signature; c = c.nextSibling) index++;
-  const cloned = clone.childNodes.item(index);
-  if (!cloned) throw invalid('A signature could not be located in its parent.');
-  clone.removeChild(cloned);
   const transform = transforms[1];
-  const canonical = canonicalize(referenceC14n, clone, parent, transform ? prefixList(transform) : undefined);
+  const prefixes = transform ? prefixList(transform) : undefined;
+  let canonical: string;
+  if (referenceC14n === EXC_C14N && !prefixes?.length) {
+    // The common case (every IdP we target): exclusive c14n without an InclusiveNamespaces list
+    // reads the element and never writes to it, so the signature is set aside for the moment
+    // rather than the whole element copied (a deep copy was most of the verification's time).
+    const next = signature.nextSibling;
+    parent.removeChild(signature);
+    try {
+      canonical = canonicalize(referenceC14n, parent, parent);
+    } finally {
+      parent.insertBefore(signature, next);
+    }
+  } else {
+    // Inclusive c14n and InclusiveNamespaces lists add namespace declarations: on a copy.
+    const clone = parent.cloneNode(true) as Element;
+    let index = 0;
+    for (let c = parent.firstChild; c && c !== signature; c = c.nextSibling) index++;
+    const cloned = clone.childNodes.item(index);
+    if (!cloned) throw invalid('A signature could not be located in its parent.');
+    clone.removeChild(cloned);
+    canonical = canonicalize(referenceC14n, clone, parent, prefixes);
+  }
   const digest = createHash(digestAlgorithm).update(canonical, 'utf8').digest();
   const expected = base64(text(digestValue));
   if (expected.length !== digest.length || !timingSafeEqual(expected, digest))

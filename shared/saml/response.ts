@@ -12,9 +12,10 @@ import {
 } from './xml.ts';
 
 /**
- * Our own validation of a SAML Response, on top of node-saml's: every gap the issue lists
- * (Destination, Recipient, Issuer, SHA-1, DOCTYPE, expired SubjectConfirmationData, comments in
- * NameID, signature wrapping, replays) is closed here. Each refusal has its own code.
+ * Our own validation of a SAML Response, on one parse of it: structure first (one assertion in
+ * its place, unique IDs: the signature-wrapping family), signatures with xml-crypto's
+ * canonicalization on that same DOM (signature.ts), then Issuer, Destination, Recipient, audience,
+ * time windows and NameID. Each refusal has its own code.
  */
 export interface ResponseChecks {
   idp: IdpMetadata;

@@ -44,6 +44,20 @@ export async function tenantOf(rt: Runtime, tenantId: string): Promise<Tenant> {
   return tenant;
 }
 
+export const ssoDisabled = () =>
+  new AppError(403, 'sso_disabled', 'Single sign-on is turned off for this organization.');
+
+/**
+ * The tenant of a login through one of its identity providers (SAML, OIDC, LDAP): it must have
+ * single sign-on turned on (`settings.ssoEnabled`). Checked where a login starts, so nobody is sent
+ * to an IdP in vain, and again where it completes, since a response can arrive at any time.
+ */
+export async function ssoTenantOf(rt: Runtime, tenantId: string): Promise<Tenant> {
+  const tenant = await tenantOf(rt, tenantId);
+  if (!tenant.settings.ssoEnabled) throw ssoDisabled();
+  return tenant;
+}
+
 /**
  * The protocol-blind end of every IdP login: provisioning, authorization, session, events and the
  * response. Connectors call it with the identity they verified and the redirect the user asked for.
@@ -68,7 +82,7 @@ export async function signInWithIdentity(
     if (!identity.subject || Buffer.byteLength(identity.subject) > 1024 || identity.email.length > 320) {
       throw new AppError(400, 'invalid_identity', 'The identity provider sent an unusable subject or email.');
     }
-    const tenant = await tenantOf(rt, connection.tenantId);
+    const tenant = await ssoTenantOf(rt, connection.tenantId);
     const provisioned = await provision(rt, connection, identity, guard);
     await guard;
     const groups = await resolveGroups(rt, provisioned.membership, connection, identity.externalGroups);

@@ -3,6 +3,7 @@ import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { getConnection } from '../store/connections.ts';
 import { refreshSession } from '../store/sessions.ts';
+import { tenantForLogin } from '../store/tenants.ts';
 import { getMembership } from '../store/users.ts';
 import { resolveGroups } from './authorization.ts';
 import { refresherFor } from './refresh.ts';
@@ -33,7 +34,9 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
     ? await getConnection(rt.db, record.tenantId, record.connectionId)
     : undefined;
   const refresher = connection ? refresherFor(connection.type) : undefined;
-  if (!connection?.enabled || !refresher) {
+  // A connection turned off, or single sign-on turned off for the tenant: no silent renewal.
+  const tenant = connection ? await tenantForLogin(rt.db, record.tenantId) : undefined;
+  if (!connection?.enabled || !refresher || !tenant?.settings.ssoEnabled) {
     throw new AppError(401, 'login_required', 'Your authorization has expired; sign in again.');
   }
   const outcome = await refresher(rt, connection, record);

@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { validate } from '../http/request.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { CSRF_FIELD, checkCsrf } from '../identity/csrf.ts';
-import { recordLoginFailure, signInWithIdentity, tenantOf } from '../identity/login.ts';
+import { recordLoginFailure, signInWithIdentity, ssoTenantOf } from '../identity/login.ts';
 import type { VerifiedIdentity } from '../identity/model.ts';
 import { checkAttempts, clearAccountFailures, recordFailure } from '../identity/throttle.ts';
 import { logger } from '../logger.ts';
@@ -237,7 +237,7 @@ export async function ldapLogin(
   let identity: VerifiedIdentity;
   try {
     const config = ldapConfigOf(connection);
-    const tenant = await tenantOf(rt, connection.tenantId);
+    const tenant = await ssoTenantOf(rt, connection.tenantId);
     const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
     const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { AppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
-import { recordLoginFailure, tenantOf } from '../identity/login.ts';
+import { recordLoginFailure, ssoTenantOf } from '../identity/login.ts';
 import { allowedRedirect } from '../identity/redirects.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
@@ -58,7 +58,7 @@ export async function beginLogin(
     if (iss !== undefined && iss !== metadata.issuer && iss !== config.issuer) {
       throw issuerMismatch('third-party login request');
     }
-    const tenant = await tenantOf(rt, connection.tenantId);
+    const tenant = await ssoTenantOf(rt, connection.tenantId);
     // OIDC Core 4: target_link_uri MUST be checked, or the RP becomes an open redirector. The
     // identity core checks it again when the login completes.
     const redirect = allowedRedirect(

@@ -11,6 +11,7 @@ import { type Runtime, runtime } from '../runtime.ts';
 import { listConnections } from '../store/connections.ts';
 import { getTenant } from '../store/tenants.ts';
 import { membershipsOfUser, normalizeEmail, userIdByEmail } from '../store/users.ts';
+import type { Tenant } from '../tenants/model.ts';
 
 /**
  * The hosted login page (GET /t/{tenantId}/login) and home-realm discovery (GET /login/discover).
@@ -28,9 +29,13 @@ interface Method {
   url: string;
 }
 
-/** The sign-in methods a tenant offers, in the order the page shows them. */
-function methodsOf(rt: Runtime, connections: Connection[]): Method[] {
+/**
+ * The sign-in methods a tenant offers, in the order the page shows them. With single sign-on
+ * turned off (`settings.ssoEnabled`), none of its identity providers: email and password only.
+ */
+function methodsOf(rt: Runtime, tenant: Tenant, all: Connection[]): Method[] {
   const methods: Method[] = [];
+  const connections = tenant.settings.ssoEnabled ? all : [];
   for (const c of connections) {
     if (!c.enabled || c.type === 'ldap') continue;
     if (!hasRoute('GET', `/${c.type}/{connectionId}/login`)) continue;
@@ -90,7 +95,7 @@ export const loginPage: Operation = async (request) => {
     listConnections(rt.db, tenant.id),
     signedInAs(rt, request, tenant.id),
   ]);
-  const methods = methodsOf(rt, connections);
+  const methods = methodsOf(rt, tenant, connections);
   const csrf = newCsrf(rt);
   const withRedirect = (url: string) =>
     redirectTo ? `${url}?redirect=${encodeURIComponent(redirectTo)}` : url;
@@ -157,7 +162,7 @@ export const discover: Operation = async (request) => {
         id: tenant.id,
         name: tenant.name,
         loginUrl: `${rt.config.BASE_URL}/t/${tenant.id}/login`,
-        methods: methodsOf(rt, connections).map(({ type, connectionId, name, url }) => ({
+        methods: methodsOf(rt, tenant, connections).map(({ type, connectionId, name, url }) => ({
           type,
           ...(connectionId ? { connectionId } : {}),
           name,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { generateServiceProviderMetadata, SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { AppError } from '../errors.ts';
+import { ssoTenantOf } from '../identity/login.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { putLoginState } from '../store/one-time.ts';
@@ -37,6 +38,7 @@ export async function startLogin(
   redirect: string | undefined,
 ): Promise<string> {
   const { connection, idp } = await samlConnection(rt, connectionId);
+  await ssoTenantOf(rt, connection.tenantId);
   if (!idp?.ssoRedirectUrl) {
     throw new AppError(
       400,

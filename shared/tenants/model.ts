@@ -19,7 +19,8 @@ export const LoginThrottle = z.strictObject({
 });
 
 export const TenantSettings = z.strictObject({
-  ssoEnabled: z.boolean().default(false),
+  /** Off: the tenant's SAML, OIDC and LDAP connections sign nobody in (403 sso_disabled); passwords still work. */
+  ssoEnabled: z.boolean().default(true),
   forbidPasswordLogin: z.boolean().default(false),
   /** Roles that may still use a password when `forbidPasswordLogin` is set. */
   passwordLoginRoles: z

@@ -26,7 +26,7 @@ describe('tenants', () => {
       name: 'Acme Corp',
       version: 1,
       settings: {
-        ssoEnabled: false,
+        ssoEnabled: true,
         forbidPasswordLogin: false,
         passwordLoginRoles: ['owner', 'admin'],
         appUrl: 'https://app.acme.test/home',

@@ -426,6 +426,30 @@ describe('hostile input and wrong credentials', () => {
   });
 });
 
+describe('single sign-on turned off for the tenant', () => {
+  it('refuses the directory login with sso_disabled, binding nothing, and offers passwords only', async () => {
+    const tenantId = await newTenant({ ssoEnabled: false });
+    const connectionId = await newConnection(tenantId, searchConfig());
+    const mark = slapd.log().length;
+    const res = await login<ErrorBody>(connectionId, 'alice@example.test', pw('alice'));
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('sso_disabled');
+    expect(slapd.log().slice(mark)).not.toMatch(/BIND dn=/);
+    const page = await stack.call('GET', `/t/${tenantId}/login`, {
+      token: null,
+      headers: { accept: 'text/html' },
+    });
+    expect(page.text).not.toContain(`/ldap/${connectionId}/login`);
+    expect(page.text).toContain('/login/password');
+
+    const on = await stack.call('PATCH', `/admin/tenants/${tenantId}`, {
+      body: { settings: { ssoEnabled: true } },
+    });
+    expect(on.status, on.text).toBe(200);
+    expect((await login(connectionId, 'alice@example.test', pw('alice'))).status).toBe(200);
+  });
+});
+
 describe('the root DSE', () => {
   /** Logs uid in through the connection; how many root DSE reads slapd saw for it, and its log. */
   const loginReadingRootDse = async (connectionId: string, uid: string) => {

@@ -203,6 +203,21 @@ describe('POST /session/refresh for LDAP sessions', () => {
     expect(names(session.body.session.groups)).toEqual(['engineering']);
   });
 
+  it('renews nothing once the tenant turns single sign-on off: login_required', async () => {
+    const { tenantId, connectionId } = await setUp({});
+    const signed = await login(connectionId, 'erin');
+    const off = await stack.call('PATCH', `/admin/tenants/${tenantId}`, {
+      body: { settings: { ssoEnabled: false } },
+    });
+    expect(off.status, off.text).toBe(200);
+    advance(120);
+    const mark = slapd.log().length;
+    const res = await refresh<ErrorBody>(signed.token);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('login_required');
+    expect(slapd.log().slice(mark)).not.toMatch(/BIND dn=/);
+  });
+
   it('asks a format-method user without a service account to sign in again', async () => {
     const { connectionId } = await setUp({
       url: slapd.ldapUrl,

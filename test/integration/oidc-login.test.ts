@@ -207,6 +207,26 @@ describe('authorization code login', () => {
     });
   });
 
+  it('refuses logins with sso_disabled while the tenant has single sign-on off, even one already at the IdP', async () => {
+    const { id } = await connect();
+    const set = (ssoEnabled: boolean) =>
+      stack.call('PATCH', `/admin/tenants/${TENANT}`, { body: { settings: { ssoEnabled } } });
+    const browser = new Browser();
+    const { callbackUrl } = await reachCallback(browser, stack.url, id);
+    try {
+      expect((await set(false)).status).toBe(200);
+      const completed = await browser.get(callbackUrl, 'application/json');
+      expect(completed.status).toBe(403);
+      expect(errorCode(completed)).toBe('sso_disabled');
+      const start = await stack.call('GET', `/oidc/${id}/login`, { token: null });
+      expect(start.status).toBe(403);
+      expect(start.text).toContain('sso_disabled');
+    } finally {
+      expect((await set(true)).status).toBe(200);
+    }
+    expect((await jsonLogin(id)).status).toBe(200);
+  });
+
   it('refuses the login when the IdP refuses our client secret', async () => {
     const { id } = await connect();
     await stack.call('PATCH', `/admin/tenants/${TENANT}/connections/${id}`, {

@@ -357,6 +357,38 @@ describe('the attack suite', () => {
   });
 });
 
+describe('single sign-on turned off for the tenant', () => {
+  it('refuses IdP- and SP-initiated logins with sso_disabled, provisions nobody, hides the button', async () => {
+    const off = await samlFixture(stack, 'saml-off-co', {}, keys);
+    const set = (ssoEnabled: boolean) =>
+      stack.call('PATCH', `/admin/tenants/${off.tenantId}`, { body: { settings: { ssoEnabled } } });
+    expect((await set(false)).status).toBe(200);
+    const email = unique('off');
+    const out = await postAcs(off, signed(off, { nameId: email }));
+    expect(out.status).toBe(403);
+    expect(out.code).toBe('sso_disabled');
+    expect(out.body.session).toBeUndefined();
+    const users = await stack.call<{ items: unknown[] }>(
+      'GET',
+      `/admin/tenants/${off.tenantId}/users?email=${encodeURIComponent(email)}`,
+    );
+    expect(users.body.items).toEqual([]);
+    const sp = await stack.call('GET', `/saml/${off.connectionId}/login`, { token: null });
+    expect(sp.status).toBe(403);
+    const page = await stack.call('GET', `/t/${off.tenantId}/login`, {
+      token: null,
+      headers: { accept: 'text/html' },
+    });
+    expect(page.status).toBe(200);
+    expect(page.text).not.toContain(`/saml/${off.connectionId}/login`);
+
+    expect((await set(true)).status).toBe(200);
+    const again = await postAcs(off, signed(off, { nameId: email }));
+    expect(again.status).toBe(200);
+    expect(again.email).toBe(email);
+  });
+});
+
 describe('connection metadata', () => {
   it('reports compatibility and keeps the parsed IdP', async () => {
     const view = await stack.call<{

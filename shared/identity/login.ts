@@ -4,7 +4,7 @@ import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { countWith, MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { tenantForLogin } from '../store/tenants.ts';
-import type { Tenant } from '../tenants/model.ts';
+import { ssoOn, type Tenant } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
 import type { Amr, VerifiedIdentity } from './model.ts';
 import { provision } from './provisioning.ts';
@@ -54,7 +54,7 @@ export const ssoDisabled = () =>
  */
 export async function ssoTenantOf(rt: Runtime, tenantId: string): Promise<Tenant> {
   const tenant = await tenantOf(rt, tenantId);
-  if (!tenant.settings.ssoEnabled) throw ssoDisabled();
+  if (!ssoOn(tenant)) throw ssoDisabled();
   return tenant;
 }
 

@@ -5,6 +5,7 @@ import { getConnection } from '../store/connections.ts';
 import { refreshSession } from '../store/sessions.ts';
 import { tenantForLogin } from '../store/tenants.ts';
 import { getMembership } from '../store/users.ts';
+import { ssoOn } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
 import { refresherFor } from './refresh.ts';
 import { resign, revokeSession, verifySession } from './sessions.ts';
@@ -36,7 +37,7 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
   const refresher = connection ? refresherFor(connection.type) : undefined;
   // A connection turned off, or single sign-on turned off for the tenant: no silent renewal.
   const tenant = connection ? await tenantForLogin(rt.db, record.tenantId) : undefined;
-  if (!connection?.enabled || !refresher || !tenant?.settings.ssoEnabled) {
+  if (!connection?.enabled || !refresher || !(tenant && ssoOn(tenant))) {
     throw new AppError(401, 'login_required', 'Your authorization has expired; sign in again.');
   }
   const outcome = await refresher(rt, connection, record);

@@ -11,7 +11,7 @@ import { type Runtime, runtime } from '../runtime.ts';
 import { listConnections } from '../store/connections.ts';
 import { getTenant } from '../store/tenants.ts';
 import { membershipsOfUser, normalizeEmail, userIdByEmail } from '../store/users.ts';
-import type { Tenant } from '../tenants/model.ts';
+import { ssoOn, type Tenant } from '../tenants/model.ts';
 
 /**
  * The hosted login page (GET /t/{tenantId}/login) and home-realm discovery (GET /login/discover).
@@ -35,7 +35,7 @@ interface Method {
  */
 function methodsOf(rt: Runtime, tenant: Tenant, all: Connection[]): Method[] {
   const methods: Method[] = [];
-  const connections = tenant.settings.ssoEnabled ? all : [];
+  const connections = ssoOn(tenant) ? all : [];
   for (const c of connections) {
     if (!c.enabled || c.type === 'ldap') continue;
     if (!hasRoute('GET', `/${c.type}/{connectionId}/login`)) continue;

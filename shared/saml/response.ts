@@ -63,6 +63,19 @@ const CONTENT_CIPHERS = new Set([
   'http://www.w3.org/2009/xmlenc11#aes128-gcm',
   'http://www.w3.org/2009/xmlenc11#aes256-gcm',
 ]);
+/** The XML Encryption elements xml-encryption looks up by local name. */
+const XENC_ELEMENTS = new Set([
+  'EncryptedData',
+  'EncryptedKey',
+  'EncryptionMethod',
+  'CipherData',
+  'CipherValue',
+  'CipherReference',
+  'ReferenceList',
+  'DataReference',
+  'KeyReference',
+  'AgreementMethod',
+]);
 const SHA1_SIG = 'http://www.w3.org/2000/09/xmldsig#rsa-sha1';
 const SHA1_DIGEST = 'http://www.w3.org/2000/09/xmldsig#sha1';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
@@ -310,8 +323,24 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
       'encrypted_assertion_unsupported',
       'The assertion is encrypted but this connection has no SP key.',
     );
-  const data = firstChild(encrypted, NS.xenc, 'EncryptedData');
-  const content = data ? firstChild(data, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') : undefined;
+  // xml-encryption finds its elements by local name alone: an EncryptionMethod in another
+  // namespace, placed first, would be the one it uses while we checked ours. So every XML
+  // Encryption element must be in its namespace, and each appear where and as often as expected.
+  const elements = descendants(encrypted, '*', '*');
+  if (elements.some((e) => XENC_ELEMENTS.has(e.localName) && e.namespaceURI !== NS.xenc)) {
+    throw malformed('the encrypted assertion holds XML Encryption elements of another namespace');
+  }
+  const datas = childElements(encrypted, NS.xenc, 'EncryptedData');
+  const data = datas[0];
+  if (
+    datas.length !== 1 ||
+    elements.filter((e) => e.localName === 'EncryptedData').length !== 1 ||
+    !data ||
+    childElements(data, NS.xenc, 'EncryptionMethod').length !== 1
+  ) {
+    throw malformed('the encrypted assertion must hold one EncryptedData with one EncryptionMethod');
+  }
+  const content = firstChild(data, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm');
   const transports = descendants(encrypted, NS.xenc, 'EncryptedKey').map(
     (k) => firstChild(k, NS.xenc, 'EncryptionMethod')?.getAttribute('Algorithm') ?? '',
   );
@@ -332,14 +361,26 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
     // Loaded when an encrypted assertion arrives: most connections never send one.
     const xmlenc = (await import('xml-encryption')).default as XmlEncryption;
     assertionXml = await new Promise<string>((done, fail) =>
-      xmlenc.decrypt(encrypted.toString(), { key }, (error, result) => (error ? fail(error) : done(result))),
+      xmlenc.decrypt(
+        encrypted.toString(),
+        { key, disallowDecryptionWithInsecureAlgorithm: true },
+        (error, result) => (error ? fail(error) : done(result)),
+      ),
     );
   } catch (cause) {
     throw new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', {
       cause,
     });
   }
-  const inner = parseUntrustedXml(assertionXml.replace(/\r\n?/g, '\n'), 'assertion');
+  // Whatever went wrong inside the ciphertext answers like a failed decryption: no oracle.
+  let inner: Document;
+  try {
+    inner = parseUntrustedXml(assertionXml.replace(/\r\n?/g, '\n'), 'assertion');
+  } catch (cause) {
+    throw new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', {
+      cause,
+    });
+  }
   const root = inner.documentElement;
   if (
     root.localName !== 'Assertion' ||
@@ -352,5 +393,9 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
 }
 
 interface XmlEncryption {
-  decrypt(xml: string, options: { key: string }, done: (error: Error | null, result: string) => void): void;
+  decrypt(
+    xml: string,
+    options: { key: string; disallowDecryptionWithInsecureAlgorithm: boolean },
+    done: (error: Error | null, result: string) => void,
+  ): void;
 }

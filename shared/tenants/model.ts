@@ -64,3 +64,9 @@ export interface Tenant {
   createdAt: string;
   updatedAt: string;
 }
+
+/**
+ * Whether the tenant's identity providers may sign people in. A stored tenant whose settings
+ * predate the flag (no value) counts as on, the default.
+ */
+export const ssoOn = (tenant: Pick<Tenant, 'settings'>): boolean => tenant.settings.ssoEnabled !== false;

@@ -251,6 +251,16 @@ describe('the attack suite', () => {
     await refused(signResponse(two, f.key, 'response'), 'malformed_response');
   });
 
+  it('refuses a processing instruction in signed content (signed as text, read as nothing)', async () => {
+    // Canonicalized, `admin@saml.test<?x .evil.test?>` is the signed `admin@saml.test.evil.test`;
+    // read as DOM text it would be admin@saml.test.
+    const xml = signed(f, { nameId: 'admin@saml.test.evil.test' }).replace(
+      'admin@saml.test.evil.test',
+      'admin@saml.test<?x .evil.test?>',
+    );
+    await refused(xml, 'malformed_response');
+  });
+
   it('refuses the xml-crypto 2025 shapes: a comment in DigestValue, a second SignedInfo', async () => {
     const good = signed(f);
     await refused(good.replace(/<ds:DigestValue>/, '<ds:DigestValue><!--injected-->'), 'invalid_signature');
@@ -445,6 +455,21 @@ describe('encrypted assertions', () => {
       status: 400,
       code: 'encrypted_assertion_unsupported',
     });
+  });
+
+  it('refuses XML Encryption elements of another namespace (xml-encryption reads them by local name)', async () => {
+    const gcm = await encryptAssertion(
+      signResponse(response(enc, { nameId: unique('enc5') }), enc.key, 'assertion'),
+      sp.certPem,
+    );
+    // A CBC method placed first in EncryptedData, outside the xenc namespace: we would check the
+    // GCM one, xml-encryption would use this one (a padding oracle on the GCM key).
+    const smuggled = gcm.replace(
+      /(<(?:\w+:)?EncryptedData[^>]*>)/,
+      '$1<foo:EncryptionMethod xmlns:foo="urn:evil" Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc"/>',
+    );
+    expect(smuggled).not.toBe(gcm);
+    expect(await postAcs(enc, smuggled)).toMatchObject({ status: 400, code: 'malformed_response' });
   });
 
   it('publishes the SP certificate in the SP metadata', async () => {

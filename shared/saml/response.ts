@@ -312,6 +312,9 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   };
 }
 
+const undecryptable = (cause: unknown) =>
+  new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', { cause });
+
 /**
  * Decrypts an EncryptedAssertion with the SP key after checking its algorithms, and parses the
  * result as strictly as the response itself: exactly one Assertion, nothing else.
@@ -368,18 +371,14 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
       ),
     );
   } catch (cause) {
-    throw new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', {
-      cause,
-    });
+    throw undecryptable(cause);
   }
   // Whatever went wrong inside the ciphertext answers like a failed decryption: no oracle.
   let inner: Document;
   try {
     inner = parseUntrustedXml(assertionXml.replace(/\r\n?/g, '\n'), 'assertion');
   } catch (cause) {
-    throw new AppError(400, 'decryption_failed', 'The encrypted assertion could not be decrypted.', {
-      cause,
-    });
+    throw undecryptable(cause);
   }
   const root = inner.documentElement;
   if (

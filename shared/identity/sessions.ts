@@ -68,18 +68,14 @@ async function sign(
   return { token, claims };
 }
 
-export interface NewSession {
-  tenantId: string;
-  userId: string;
-  email: string;
-  role: TenantRole;
-  groups: SessionGroup[];
-  amr: Amr;
+/** What a login knows of the session it opens; the stored record adds ids, times and version. */
+export type NewSession = Pick<
+  SessionRecord,
+  'tenantId' | 'userId' | 'email' | 'role' | 'groups' | 'amr' | 'connectionId' | 'subject'
+> & {
   ttlSeconds: number;
-  connectionId?: string;
-  subject?: string;
   authzTtlSeconds?: number;
-}
+};
 
 export async function issueSession(rt: Runtime, input: NewSession): Promise<IssuedSession> {
   const now = rt.clock.now();

@@ -92,7 +92,7 @@ export const loginPage: Operation = async (request) => {
   const redirectTo =
     typeof request.query.redirect === 'string' ? request.query.redirect.slice(0, 2048) : undefined;
   const [connections, session] = await Promise.all([
-    listConnections(rt.db, tenant.id),
+    ssoOn(tenant) ? listConnections(rt.db, tenant.id) : [],
     signedInAs(rt, request, tenant.id),
   ]);
   const methods = methodsOf(rt, tenant, connections);

@@ -19,6 +19,8 @@ const P = {
   token: 'TOKEN#',
   attempt: 'ATTEMPT#',
   audit: 'AUDIT#',
+  domain: 'DOMAIN#',
+  invite: 'INVITE#',
 } as const;
 
 export interface Key {
@@ -100,6 +102,15 @@ export const keys = {
   }),
   state: (state: string): Key => ({ pk: P.state + state, sk: 'STATE' }),
   session: (sessionId: string): Key => ({ pk: P.session + sessionId, sk: 'SESSION' }),
+  /** gsi1: a user's sessions in one tenant (revoked together when the member is disabled or removed). */
+  sessionByUser: (userId: string, tenantId: string, sessionId: string): Gsi1Key => ({
+    gsi1pk: P.user + userId,
+    gsi1sk: `${P.session}${tenantId}#${sessionId}`,
+  }),
+  sessionsOfUser: (userId: string, tenantId: string) => ({
+    gsi1pk: P.user + userId,
+    gsi1skPrefix: `${P.session}${tenantId}#`,
+  }),
 
   token: (tokenHash: string): Key => ({ pk: P.token + tokenHash, sk: 'TOKEN' }),
   /** gsi1: a user's API tokens. */
@@ -110,6 +121,18 @@ export const keys = {
   tokensOfUser: (userId: string) => ({ gsi1pk: P.user + userId, gsi1skPrefix: P.token }),
 
   attempt: (scope: string): Key => ({ pk: P.attempt + scope, sk: 'ATTEMPT' }),
+
+  /** The one tenant that verified an email domain (security invariants in docs/architecture.md). */
+  domainClaim: (domain: string): Key => ({ pk: P.domain + domain, sk: 'DOMAIN' }),
+  /** A tenant's domains, pending or verified, with the DNS token the service issued. */
+  tenantDomain: (tenantId: string, domain: string): Key => ({
+    pk: P.tenant + tenantId,
+    sk: P.domain + domain,
+  }),
+  tenantDomainsOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.domain }),
+
+  /** An invitation or password-reset link, by the hash of its token: single use, TTL. */
+  invite: (tokenHash: string): Key => ({ pk: P.invite + tokenHash, sk: 'INVITE' }),
 
   audit: (tenantId: string, isoTime: string, eventId: string): Key => ({
     pk: P.tenant + tenantId,

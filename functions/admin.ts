@@ -1,5 +1,6 @@
 import { getAudit } from '#shared/audit/http.ts';
 import * as connections from '#shared/connections/http.ts';
+import * as domains from '#shared/domains/http.ts';
 import { httpFunction } from '#shared/http/handler.ts';
 import * as members from '#shared/identity/admin-http.ts';
 import * as tenants from '#shared/tenants/http.ts';
@@ -21,6 +22,8 @@ export const handler = httpFunction({
   'GET /admin/tenants/{tenantId}/users/{userId}': members.getUser,
   'PATCH /admin/tenants/{tenantId}/users/{userId}': members.patchUser,
   'DELETE /admin/tenants/{tenantId}/users/{userId}': members.deleteUser,
+  'POST /admin/tenants/{tenantId}/users/{userId}/invitation': members.sendInvitation,
+  'DELETE /admin/tenants/{tenantId}/users/{userId}/sessions': members.revokeSessions,
   'POST /admin/tenants/{tenantId}/groups': members.createGroup,
   'GET /admin/tenants/{tenantId}/groups': members.listGroups,
   'POST /admin/tenants/{tenantId}/external-roles': members.createXrole,
@@ -28,4 +31,8 @@ export const handler = httpFunction({
   'DELETE /admin/tenants/{tenantId}/external-roles/{xroleId}': members.deleteXrole,
   'PUT /admin/tenants/{tenantId}/groups/{groupId}/external-roles/{xroleId}': members.putMapping,
   'DELETE /admin/tenants/{tenantId}/groups/{groupId}/external-roles/{xroleId}': members.deleteMapping,
+  'POST /admin/tenants/{tenantId}/domains': domains.addDomain,
+  'GET /admin/tenants/{tenantId}/domains': domains.listDomains,
+  'POST /admin/tenants/{tenantId}/domains/{domain}/verify': domains.verifyDomain,
+  'DELETE /admin/tenants/{tenantId}/domains/{domain}': domains.removeDomain,
 });

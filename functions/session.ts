@@ -7,5 +7,6 @@ export const handler = httpFunction({
   'GET /session': session.getSession,
   'POST /session/refresh': session.refreshSession,
   'POST /logout': session.logout,
+  'POST /account/password': session.changePassword,
   'GET /.well-known/jwks.json': session.jwks,
 });

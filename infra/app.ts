@@ -4,8 +4,9 @@ import { readStackConfig } from './context.ts';
 import { SsoStack } from './stack.ts';
 
 /**
- * The CDK app (cdk.json: `npx tsx infra/app.ts`). Context: stage, domainName + certificateArn,
- * alarmEmail, ldapVpcId + ldapSubnetIds; see docs/operations.md.
+ * The CDK app (cdk.json: `npx tsx infra/app.ts`). Context: stage, mailFrom (required), sesIdentity,
+ * mailConfigurationSet, domainName + certificateArn, alarmEmail, ldapVpcId + ldapSubnetIds; see
+ * docs/operations.md.
  */
 const app = new App();
 const config = readStackConfig((key) => app.node.tryGetContext(key));

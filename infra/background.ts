@@ -14,6 +14,7 @@ export const BACKGROUND_FUNCTIONS = {
     table: 'readWrite',
     secrets: {},
     events: false,
+    mail: false,
   },
   'saml-metadata-refresh': {
     description: 'Refreshes SAML IdP metadata and reports signing-certificate expiry',
@@ -22,6 +23,7 @@ export const BACKGROUND_FUNCTIONS = {
     table: 'readWrite',
     secrets: {},
     events: false,
+    mail: false,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -12,11 +12,20 @@ export interface StackConfig {
   alarmEmail?: string;
   /** Optional VPC for the LDAP functions, to reach a directory on a private network. */
   ldapNetwork?: { vpcId: string; subnetIds: string[]; directoryCidrs?: string[] };
+  /**
+   * Mail (invitations, password resets) through SES: the sender address, the verified SES identity
+   * it belongs to (the address itself, or its domain or a parent domain), and an optional
+   * configuration set. Required: the functions that send mail do not start sending without it.
+   */
+  mail: { from: string; identity: string; configurationSet?: string };
 }
 
 export type ContextReader = (key: string) => unknown;
 
 const STAGE = /^[a-z][a-z0-9-]{0,19}$/;
+/** A plain address (no display name): it is also the `ses:FromAddress` the grant is limited to. */
+const MAIL_ADDRESS = /^[^\s@<>",;]+@((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})$/i;
+const CONFIGURATION_SET = /^[A-Za-z0-9_-]{1,64}$/;
 
 function optionalString(get: ContextReader, key: string): string | undefined {
   const value = get(key);
@@ -36,12 +45,45 @@ function stringList(get: ContextReader, key: string): string[] {
   return items.map((i) => i.trim()).filter((i) => i.length > 0);
 }
 
+/**
+ * SES authorizes a send against the identity that covers the sender: the address itself when it
+ * is verified as an address, else its domain, or a parent domain (a verified domain covers its
+ * subdomains). The grant names exactly that identity.
+ */
+function readMail(get: ContextReader): StackConfig['mail'] {
+  const from = optionalString(get, 'mailFrom');
+  if (from === undefined) {
+    throw new Error(
+      'Context "mailFrom" is required: the sender of invitation and password-reset mail, an address on a verified SES identity (docs/operations.md, "Mail")',
+    );
+  }
+  const match = MAIL_ADDRESS.exec(from);
+  if (!match?.[1]) throw new Error(`Context "mailFrom" must be a plain e-mail address: got "${from}"`);
+  const domain = match[1].toLowerCase();
+
+  const identity = (optionalString(get, 'sesIdentity') ?? domain).toLowerCase();
+  const covers = identity === from.toLowerCase() || identity === domain || domain.endsWith(`.${identity}`);
+  if (!covers || !identity.includes('.') || !/^[a-z0-9@._-]+$/.test(identity)) {
+    throw new Error(
+      `Context "sesIdentity" must be the "mailFrom" address, its domain or a parent domain: got "${identity}"`,
+    );
+  }
+
+  const configurationSet = optionalString(get, 'mailConfigurationSet');
+  if (configurationSet !== undefined && !CONFIGURATION_SET.test(configurationSet)) {
+    throw new Error(
+      `Context "mailConfigurationSet" is not an SES configuration set name: "${configurationSet}"`,
+    );
+  }
+  return { from, identity, ...(configurationSet !== undefined ? { configurationSet } : {}) };
+}
+
 export function readStackConfig(get: ContextReader): StackConfig {
   const stage = optionalString(get, 'stage') ?? 'prod';
   if (!STAGE.test(stage)) {
     throw new Error(`Context "stage" must match ${STAGE} (lower-case, starts with a letter): got "${stage}"`);
   }
-  const config: StackConfig = { stage };
+  const config: StackConfig = { stage, mail: readMail(get) };
 
   const domainName = optionalString(get, 'domainName');
   const certificateArn = optionalString(get, 'certificateArn');

@@ -73,6 +73,25 @@ export const SECRET_PREFIX_ACTIONS = {
  */
 export const RUNTIME_SDK = new Set(['saml-login', 'saml-metadata']);
 
+/** The deployment's sender (context `mailFrom`), its SES identity and optional configuration set. */
+export interface MailBinding {
+  from: string;
+  identity: string;
+  configurationSet?: string;
+}
+
+/** The SES resources a send is authorized against: the identity, and the configuration set if any. */
+export function sesResources(stack: Stack, mail: MailBinding): string[] {
+  const arn = (resource: string) => `arn:${stack.partition}:ses:${stack.region}:${stack.account}:${resource}`;
+  return [
+    arn(`identity/${mail.identity}`),
+    ...(mail.configurationSet ? [arn(`configuration-set/${mail.configurationSet}`)] : []),
+  ];
+}
+
+/** Packages only the mail port loads (on first use); left out of the bundles of functions without mail. */
+export const MAIL_ONLY_MODULES = ['@aws-sdk/client-sesv2'] as const;
+
 /** Where a function runs when it needs a private network (the LDAP functions). */
 export interface FunctionNetwork {
   vpc: IVpc;
@@ -83,7 +102,8 @@ export interface FunctionNetwork {
 export interface SsoFunctionProps {
   /** The function's name in the route table; the code is `functions/{name}.ts`. */
   name: string;
-  spec: Pick<FunctionSpec, 'description' | 'memoryMb' | 'timeoutSeconds'>;
+  spec: Pick<FunctionSpec, 'description' | 'memoryMb' | 'timeoutSeconds'> &
+    Partial<Pick<FunctionSpec, 'mail'>>;
   /** Variables every function gets (BASE_URL); bindings add the rest. */
   environment: Record<string, string>;
   network?: FunctionNetwork;
@@ -140,6 +160,9 @@ export class SsoFunction extends NodejsFunction {
         // is ~40 unminified CommonJS packages; bench/README.md), and it pins the SDK to the lock
         // file's version. Except where it would take the bundle over 1 MB (RUNTIME_SDK).
         bundleAwsSDK: !RUNTIME_SDK.has(name),
+        // The SES client (~60 kB) only where the spec declares mail: the mail port loads it on the
+        // first message, which a function without mail never sends.
+        ...(!RUNTIME_SDK.has(name) && !spec.mail ? { externalModules: [...MAIL_ONLY_MODULES] } : {}),
         // Some bundled CommonJS dependencies call require() for Node built-ins; ESM has no
         // require, so the bundle defines one.
         banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
@@ -218,6 +241,23 @@ export class SsoFunction extends NodejsFunction {
           'Connection secrets are created at run time with generated names; the grant is limited to their name prefix.',
       });
     }
+    return this;
+  }
+
+  /**
+   * MAIL_FROM (and MAIL_CONFIGURATION_SET), and ses:SendEmail on exactly that SES identity (and
+   * configuration set: SES authorizes a send against both), only with that sender address.
+   */
+  bindMail(mail: MailBinding): this {
+    this.addEnvironment('MAIL_FROM', mail.from);
+    if (mail.configurationSet) this.addEnvironment('MAIL_CONFIGURATION_SET', mail.configurationSet);
+    this.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['ses:SendEmail'],
+        resources: sesResources(Stack.of(this), mail),
+        conditions: { StringEquals: { 'ses:FromAddress': mail.from } },
+      }),
+    );
     return this;
   }
 

@@ -25,10 +25,13 @@ export class SsoStack extends Stack {
   /** Every deployed function by its name in the route table (or background list). */
   readonly functions = new Map<string, SsoFunction>();
   readonly observability: Observability;
+  /** The sender and SES identity of the functions whose spec declares `mail`. */
+  readonly mail: StackConfig['mail'];
 
   constructor(scope: Construct, id: string, props: SsoStackProps) {
     super(scope, id, props);
     const { config } = props;
+    this.mail = config.mail;
 
     this.data = new Data(this, 'Data', { stage: config.stage });
     this.events = new Events(this, 'Events');
@@ -132,6 +135,7 @@ export class SsoStack extends Stack {
     if (sessionKeys) fn.bindSecret('SESSION_KEYS_SECRET_ID', data.sessionKeys, sessionKeys);
     if (connections) fn.bindSecretPrefix(data.secretsPrefix, data.connectionSecretsPath, connections);
     if (spec.events) fn.bindBus(this.events.bus);
+    if (spec.mail) fn.bindMail(this.mail);
     return fn;
   }
 }

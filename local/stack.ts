@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { recordAuditEvent } from '#shared/audit/records.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import { LocalEventBus } from '#shared/ports/events.ts';
+import { LocalMailer } from '#shared/ports/mail.ts';
 import { LocalSecretStore } from '#shared/ports/secrets.ts';
 import { FUNCTIONS, type FunctionName, ROUTES } from '#shared/routes.ts';
 import { configureRuntime, runtime } from '#shared/runtime.ts';
@@ -24,8 +25,10 @@ export interface LocalStackOptions {
   baseUrl?: string;
   /** Generated when absent. */
   operatorToken?: string;
-  /** Where the local secrets file lives; memory only when absent. */
+  /** Where the local secrets file and the mail outbox (`outbox/`) live; memory only when absent. */
   dataDir?: string;
+  /** Sender shown on local mail; `sso@localhost` by default. */
+  mailFrom?: string;
   clock?: Clock;
   allowPrivateUrls?: boolean;
   /** Seeds the demo tenant and serves the demo identity providers under /demo/. */
@@ -38,6 +41,8 @@ export interface LocalStack {
   tableName: string;
   events: LocalEventBus;
   secrets: LocalSecretStore;
+  /** The outbox: every message the handlers sent, newest last (`mail.lastTo(email)`). */
+  mail: LocalMailer;
   /** The demo's SAML connection, when the demo was seeded. */
   demo?: { connectionId: string };
   close(): Promise<void>;
@@ -53,8 +58,8 @@ async function loadHandlers(): Promise<Record<string, LambdaHandler>> {
 }
 
 /**
- * The whole stack in this process: the table on a running DynamoDB Local, local secrets and event
- * adapters in place of AWS's, and every route of the route table served by its Lambda handler.
+ * The whole stack in this process: the table on a running DynamoDB Local, local secrets, event and
+ * mail adapters in place of AWS's, and every route of the route table served by its Lambda handler.
  * `npm start` and the tests both start it through here.
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -69,6 +74,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     .get(SESSION_KEYS_REF)
     .catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
   const events = new LocalEventBus();
+  // In place of SES: each message as a file under {dataDir}/outbox plus one log line saying where.
+  const mail = new LocalMailer({
+    ...(options.dataDir ? { dir: join(options.dataDir, 'outbox') } : {}),
+    ...(options.mailFrom ? { from: options.mailFrom } : {}),
+  });
   // What EventBridge and the audit consumer do in AWS: every event becomes an audit record.
   events.subscribe((event) =>
     recordAuditEvent(runtime(), event).then(
@@ -100,7 +110,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     SESSION_KEYS_SECRET_ID: SESSION_KEYS_REF,
     ALLOW_PRIVATE_URLS: options.allowPrivateUrls === false ? '0' : '1',
   });
-  configureRuntime({ secrets, events, ...(options.clock ? { clock: options.clock } : {}) });
+  configureRuntime({ secrets, events, mail, ...(options.clock ? { clock: options.clock } : {}) });
 
   if (options.demo) {
     const api = async (method: string, path: string, body?: unknown) => {
@@ -124,6 +134,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tableName,
     events,
     secrets,
+    mail,
     ...(demo ? { demo: { connectionId: demo.connectionId } } : {}),
     close: () =>
       new Promise<void>((done) => {

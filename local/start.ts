@@ -1,7 +1,7 @@
 /**
  * `npm start`: DynamoDB Local, the table, and every route of the route table on PORT, with the
  * same handlers Lambda runs. Environment: PORT, BASE_URL, OPERATOR_TOKEN, LOCAL_DATA_DIR, DEMO,
- * ALLOW_PRIVATE_URLS (see README.md).
+ * ALLOW_PRIVATE_URLS, MAIL_FROM (see README.md).
  */
 import { resolve } from 'node:path';
 import { startDynamoDbLocal } from './dynamodb.ts';
@@ -30,6 +30,7 @@ try {
     baseUrl: process.env.BASE_URL || `http://localhost:${port}`,
     ...(process.env.OPERATOR_TOKEN ? { operatorToken: process.env.OPERATOR_TOKEN } : {}),
     ...(dataDir ? { dataDir } : {}),
+    ...(process.env.MAIL_FROM ? { mailFrom: process.env.MAIL_FROM } : {}),
     allowPrivateUrls: process.env.ALLOW_PRIVATE_URLS !== '0',
     demo: process.env.DEMO !== '0',
   });
@@ -40,6 +41,9 @@ try {
 
 console.log(`SSO stack listening on ${stack.url}`);
 console.log(`  DynamoDB Local: ${dynamo.endpoint} (${dataDir ? `data in ${dataDir}` : 'in memory'})`);
+console.log(
+  `  Mail: ${dataDir ? `written to ${resolve(dataDir, 'outbox')}, one log line each` : 'kept in memory'}`,
+);
 if (generated)
   console.log(`  Operator token (generated; set OPERATOR_TOKEN to choose one): ${stack.operatorToken}`);
 if (stack.demo) {

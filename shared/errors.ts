@@ -33,6 +33,13 @@ export class AppError extends Error {
 
 export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
 
+/**
+ * How deep a document from outside may nest (XML elements; JSON arrays and objects). Real SAML
+ * messages, metadata and request bodies stay well under it; past it, a recursive walk (a DOM
+ * helper, zod, a merge, the DynamoDB marshaller) could exhaust the stack and answer 500.
+ */
+export const MAX_DOCUMENT_DEPTH = 64;
+
 /** Constructors for the codes used in more than one place. */
 export const Errors = {
   invalidRequest: (message: string, details?: unknown) =>
@@ -51,4 +58,10 @@ export const Errors = {
     new AppError(500, 'internal_error', 'Something went wrong on our side.', { cause, expose: false }),
   unavailable: (code: string, message: string, cause?: unknown) =>
     new AppError(503, code, message, { cause }),
+  jsonTooDeep: () =>
+    new AppError(
+      400,
+      'json_too_deep',
+      `The JSON nests arrays and objects deeper than ${MAX_DOCUMENT_DEPTH} levels.`,
+    ),
 };

@@ -13,7 +13,8 @@ export interface Route {
 
 /**
  * What a function may touch; the CDK construct grants exactly this (least privilege) and nothing
- * more. `table`: DynamoDB access; `secrets`: which secrets and how; `events`: may publish.
+ * more. `table`: DynamoDB access; `secrets`: which secrets and how; `events`: may publish;
+ * `mail`: may send mail (invitations, password resets) from the deployment's sender.
  */
 export interface FunctionSpec {
   description: string;
@@ -29,6 +30,7 @@ export interface FunctionSpec {
     connections?: 'read' | 'manage';
   };
   events: boolean;
+  mail: boolean;
 }
 
 /** One Lambda per route group; `functions/{name}.ts` exports `handler`. */
@@ -40,6 +42,7 @@ export const FUNCTIONS = {
     table: 'none',
     secrets: {},
     events: false,
+    mail: false,
   },
   admin: {
     description: 'Tenant, connection, user and group administration',
@@ -48,6 +51,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { operatorToken: 'read', sessionKeys: 'read', connections: 'manage' },
     events: true,
+    mail: true,
   },
   'saml-metadata': {
     description: 'SAML SP metadata',
@@ -56,6 +60,7 @@ export const FUNCTIONS = {
     table: 'read',
     secrets: { connections: 'read' },
     events: false,
+    mail: false,
   },
   'saml-acs': {
     description: 'SAML assertion consumer service',
@@ -64,6 +69,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
+    mail: false,
   },
   'saml-login': {
     description: 'SP-initiated SAML login (AuthnRequest)',
@@ -72,6 +78,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { connections: 'read' },
     events: false,
+    mail: false,
   },
   'oidc-login': {
     description: 'OpenID Connect authorization request and third-party-initiated login',
@@ -80,6 +87,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: {},
     events: true,
+    mail: false,
   },
   'oidc-callback': {
     description: 'OpenID Connect callback: code exchange and ID token validation',
@@ -88,6 +96,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
+    mail: false,
   },
   'ldap-login': {
     description: 'LDAP email and password login',
@@ -96,6 +105,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
+    mail: false,
   },
   'password-login': {
     description: 'Password login for local users',
@@ -104,6 +114,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate' },
     events: true,
+    mail: true,
   },
   session: {
     description: 'Session read, refresh, logout and the session JWKS',
@@ -112,6 +123,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
+    mail: false,
   },
   tokens: {
     description: 'API tokens for the CLI',
@@ -120,6 +132,7 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'read' },
     events: true,
+    mail: false,
   },
   'login-page': {
     description: 'Hosted login page and home-realm discovery',
@@ -128,6 +141,7 @@ export const FUNCTIONS = {
     table: 'read',
     secrets: { sessionKeys: 'read' },
     events: false,
+    mail: false,
   },
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -155,6 +169,8 @@ export const ROUTES = [
   { method: 'GET', path: `${T}/users/{userId}`, function: 'admin' },
   { method: 'PATCH', path: `${T}/users/{userId}`, function: 'admin' },
   { method: 'DELETE', path: `${T}/users/{userId}`, function: 'admin' },
+  { method: 'POST', path: `${T}/users/{userId}/invitation`, function: 'admin' },
+  { method: 'DELETE', path: `${T}/users/{userId}/sessions`, function: 'admin' },
   { method: 'POST', path: `${T}/groups`, function: 'admin' },
   { method: 'GET', path: `${T}/groups`, function: 'admin' },
   { method: 'POST', path: `${T}/external-roles`, function: 'admin' },
@@ -162,6 +178,10 @@ export const ROUTES = [
   { method: 'DELETE', path: `${T}/external-roles/{xroleId}`, function: 'admin' },
   { method: 'PUT', path: `${T}/groups/{groupId}/external-roles/{xroleId}`, function: 'admin' },
   { method: 'DELETE', path: `${T}/groups/{groupId}/external-roles/{xroleId}`, function: 'admin' },
+  { method: 'POST', path: `${T}/domains`, function: 'admin' },
+  { method: 'GET', path: `${T}/domains`, function: 'admin' },
+  { method: 'POST', path: `${T}/domains/{domain}/verify`, function: 'admin' },
+  { method: 'DELETE', path: `${T}/domains/{domain}`, function: 'admin' },
 
   { method: 'GET', path: '/saml/{connectionId}/metadata.xml', function: 'saml-metadata' },
   { method: 'POST', path: '/saml/{connectionId}/acs', function: 'saml-acs' },
@@ -172,12 +192,17 @@ export const ROUTES = [
   { method: 'POST', path: '/ldap/{connectionId}/login', function: 'ldap-login' },
 
   { method: 'POST', path: '/login/password', function: 'password-login' },
+  { method: 'GET', path: '/login/forgot', function: 'password-login' },
+  { method: 'POST', path: '/login/forgot', function: 'password-login' },
+  { method: 'GET', path: '/login/reset', function: 'password-login' },
+  { method: 'POST', path: '/login/reset', function: 'password-login' },
   { method: 'GET', path: '/login/discover', function: 'login-page' },
   { method: 'GET', path: '/t/{tenantId}/login', function: 'login-page' },
 
   { method: 'GET', path: '/session', function: 'session' },
   { method: 'POST', path: '/session/refresh', function: 'session' },
   { method: 'POST', path: '/logout', function: 'session' },
+  { method: 'POST', path: '/account/password', function: 'session' },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'session' },
 
   { method: 'POST', path: '/tokens', function: 'tokens' },

@@ -2,9 +2,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type Config, readConfig } from './config.ts';
+import { type Config, mailSettings, readConfig } from './config.ts';
 import { type Clock, systemClock } from './ports/clock.ts';
 import { EventBridgePublisher, type EventPublisher } from './ports/events.ts';
+import { MAIL_TIMEOUT_MS, type Mailer, SesMailer } from './ports/mail.ts';
 import { type SecretStore, SecretsManagerStore } from './ports/secrets.ts';
 import { traced } from './tracer.ts';
 
@@ -20,6 +21,8 @@ export interface Runtime {
   db: Db;
   secrets: SecretStore;
   events: EventPublisher;
+  /** Outgoing mail (invitations, password resets); only functions whose spec declares `mail` use it. */
+  mail: Mailer;
   clock: Clock;
 }
 
@@ -27,7 +30,7 @@ let overrides: Partial<Omit<Runtime, 'config' | 'db'>> = {};
 let current: Runtime | undefined;
 
 /**
- * Installs local adapters (secrets, events, clock) in place of the AWS ones. The local server and
+ * Installs local adapters (secrets, events, mail, clock) in place of the AWS ones. The local server and
  * the tests call it before the first request; Lambda never does.
  */
 export function configureRuntime(adapters: Partial<Omit<Runtime, 'config' | 'db'>>): void {
@@ -50,6 +53,32 @@ export function createDocumentClient(config: Pick<Config, 'DYNAMODB_ENDPOINT' | 
   });
 }
 
+/**
+ * SES, built on the first message: only functions whose spec declares `mail` have MAIL_FROM (and
+ * the grant, and the SES client in their bundle), and the others must still start without them.
+ * One that sends without MAIL_FROM fails there, naming the variable.
+ */
+function sesMailer(config: Config): Mailer {
+  let mailer: SesMailer | undefined;
+  return {
+    async send(message) {
+      const settings = mailSettings(config);
+      const { SESv2Client } = await import('@aws-sdk/client-sesv2');
+      mailer ??= new SesMailer(
+        traced(
+          new SESv2Client({
+            // A socket that stalls is dropped; SesMailer bounds the whole send, retries included.
+            requestHandler: { connectionTimeout: 1000, requestTimeout: MAIL_TIMEOUT_MS },
+            maxAttempts: 2,
+          }),
+        ),
+        settings,
+      );
+      return mailer.send(message);
+    },
+  };
+}
+
 export function runtime(): Runtime {
   if (current) return current;
   const config = readConfig();
@@ -61,6 +90,7 @@ export function runtime(): Runtime {
       new SecretsManagerStore(traced(new SecretsManagerClient({})), config.SECRETS_PREFIX),
     events:
       overrides.events ?? new EventBridgePublisher(traced(new EventBridgeClient({})), config.EVENT_BUS_NAME),
+    mail: overrides.mail ?? sesMailer(config),
     clock: overrides.clock ?? systemClock,
   };
   return current;

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.ts';
 import type { AuthorizationConfig, ConnectionType, ProvisioningConfig } from './schema.ts';
 
 /** A connection as stored: the protocol config without its secrets, which are references only. */
@@ -38,3 +39,16 @@ export const verdict = (problems: Finding[], warnings: Finding[]): Compatibility
   problems,
   warnings,
 });
+
+/**
+ * A secret the connection needs is not stored: it was discarded when the connection was pointed
+ * somewhere else and not given again. Checked before anything is sent, so nothing goes out.
+ * `path` names the field, e.g. `ldap.dnResolution.serviceAccount.password`.
+ */
+export const secretMissing = (path: string) =>
+  new AppError(
+    409,
+    'secret_missing',
+    `The connection has no ${path}: a stored secret is discarded when the connection is pointed elsewhere. Set it again.`,
+    { details: { secret: path } },
+  );

@@ -1,5 +1,7 @@
 import { ldapConnector } from '../ldap/connector.ts';
+import { LDAP_SECRET_DESTINATIONS } from '../ldap/directory.ts';
 import { oidcConnector } from '../oidc/connector.ts';
+import { OIDC_SECRET_DESTINATIONS } from '../oidc/idp.ts';
 import type { Runtime } from '../runtime.ts';
 import { samlConnector } from '../saml/connector.ts';
 import type { Compatibility, Connection } from './model.ts';
@@ -52,3 +54,16 @@ export const CONNECTORS = { saml: samlConnector, oidc: oidcConnector, ldap: ldap
 
 export const connectorOf = (connection: Pick<Connection, 'type'>) =>
   CONNECTORS[connection.type] as unknown as ConnectorDefinition<unknown>;
+
+/**
+ * Secrets are bound to where they go: for each secret path (dot-joined), the top-level config
+ * fields that decide which server receives it, or what is made with it. A PATCH that changes one
+ * of them discards the stored secret unless the same request gives it again. Every secret path is
+ * listed; an empty list is a secret that never leaves the service.
+ */
+export const SECRET_DESTINATIONS = {
+  // The SP key signs AuthnRequests and decrypts assertions here: it is never sent anywhere.
+  saml: { spPrivateKeyPem: [] },
+  oidc: OIDC_SECRET_DESTINATIONS,
+  ldap: LDAP_SECRET_DESTINATIONS,
+} satisfies Record<ConnectionType, Record<string, readonly string[]>>;

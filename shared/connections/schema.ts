@@ -219,6 +219,12 @@ export const Authorization = z.strictObject({
 export const CONNECTION_TYPES = ['saml', 'oidc', 'ldap'] as const;
 export type ConnectionType = (typeof CONNECTION_TYPES)[number];
 
+/** The protocol object of each connection type. */
+export const PROTOCOL_CONFIGS = { saml: SamlConfig, oidc: OidcConfig, ldap: LdapConfig } satisfies Record<
+  ConnectionType,
+  unknown
+>;
+
 const common = {
   name: Name,
   enabled: z.boolean().default(true),

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { actorOf, type Principal } from '../auth/principal.ts';
 import { AppError, Errors } from '../errors.ts';
 import { validate } from '../http/request.ts';
@@ -6,9 +7,9 @@ import { mergePatch } from '../merge-patch.ts';
 import type { Runtime } from '../runtime.ts';
 import * as repo from '../store/connections.ts';
 import { getTenant, tenantToManage } from '../tenants/service.ts';
-import type { Compatibility, Connection } from './model.ts';
-import { CONNECTORS, connectorOf } from './registry.ts';
-import { ConnectionBody, type ConnectionType, PatchConnectionBody } from './schema.ts';
+import { type Compatibility, type Connection, type Finding, secretMissing, verdict } from './model.ts';
+import { CONNECTORS, connectorOf, SECRET_DESTINATIONS } from './registry.ts';
+import { ConnectionBody, type ConnectionType, PatchConnectionBody, PROTOCOL_CONFIGS } from './schema.ts';
 
 type Path = readonly string[];
 const pathKey = (path: Path) => path.join('.');
@@ -44,14 +45,37 @@ function withGeneratedKey(type: ConnectionType, config: Record<string, unknown>,
   return { ...config, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
-function requireSecrets(type: ConnectionType, config: unknown, have: Set<string>): void {
-  for (const path of connectorOf({ type }).requiredSecrets(config)) {
-    if (!have.has(pathKey(path))) {
-      throw Errors.invalidRequest(`${type}.${pathKey(path)} is required.`, [
-        { path: `${type}.${pathKey(path)}`, message: 'is required' },
-      ]);
-    }
-  }
+/** The secrets `config` cannot work without that are not in `have` (dot-joined paths). */
+const missingSecrets = (type: ConnectionType, config: unknown, have: Iterable<string>): string[] => {
+  const present = new Set(have);
+  return connectorOf({ type })
+    .requiredSecrets(config)
+    .map(pathKey)
+    .filter((key) => !present.has(key));
+};
+
+const secretRequired = (type: ConnectionType, key: string) =>
+  Errors.invalidRequest(`${type}.${key} is required.`, [{ path: `${type}.${key}`, message: 'is required' }]);
+
+/**
+ * The destination fields (SECRET_DESTINATIONS) of a secret that differ between the stored config
+ * and the new one. The stored one is read through the schema first, so a default added since it
+ * was saved does not count as a move.
+ */
+function movedFields(
+  type: ConnectionType,
+  key: string,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): string[] {
+  const fields: Record<string, readonly string[]> = SECRET_DESTINATIONS[type];
+  const parsed = PROTOCOL_CONFIGS[type].safeParse(before);
+  const old: Record<string, unknown> = parsed.success ? parsed.data : before;
+  // A secret nobody declared a destination for is treated as bound to every field.
+  const bound = Object.hasOwn(fields, key)
+    ? (fields[key] ?? [])
+    : [...new Set([...Object.keys(old), ...Object.keys(after)])];
+  return bound.filter((field) => !isDeepStrictEqual(old[field], after[field]));
 }
 
 async function storeSecrets(
@@ -128,7 +152,8 @@ export async function createConnection(rt: Runtime, principal: Principal, tenant
   }
   const config = withGeneratedKey(body.type, protocolConfig(body), new Set());
   const { plain, secrets } = splitSecrets(config, CONNECTORS[body.type].secretPaths);
-  requireSecrets(body.type, config, new Set(secrets.keys()));
+  const [missing] = missingSecrets(body.type, config, secrets.keys());
+  if (missing !== undefined) throw secretRequired(body.type, missing);
 
   const id = randomUUID();
   const now = rt.clock.now().toISOString();
@@ -223,20 +248,38 @@ export async function patchConnection(
     authorization: mergePatch(current.authorization, patch.authorization ?? {}, 1),
   });
 
-  // A stored secret stays while the object holding it still exists and no new value replaced it.
+  // A stored secret stays while the object holding it still exists, no new value replaced it, and
+  // the connection still sends it where it went before. Secrets are bound to where they go: once
+  // the URL, issuer or endpoint that receives one changes, the stored value is discarded (deleted,
+  // not only unreferenced) unless this request gives it again, so a tenant admin cannot point the
+  // connection at a host of theirs and have the stored secret delivered there.
   const validated = protocolConfig(body);
   const kept = new Map<string, string>();
   const dropped: string[] = [];
+  const discarded = new Map<string, string[]>();
   for (const path of secretPaths) {
-    const ref = current.secretRefs[pathKey(path)];
+    const key = pathKey(path);
+    const ref = current.secretRefs[key];
     if (ref === undefined) continue;
     const parentExists = path.length === 1 || getAt(validated, path.slice(0, -1)) !== undefined;
-    if (parentExists && getAt(validated, path) === undefined) kept.set(pathKey(path), ref);
+    const given = getAt(validated, path) !== undefined;
+    const moved = parentExists && !given ? movedFields(type, key, current.config, validated) : [];
+    if (parentExists && !given && moved.length === 0) kept.set(key, ref);
     else dropped.push(ref);
+    if (moved.length > 0) discarded.set(key, moved);
   }
   const config = withGeneratedKey(type, validated, new Set(kept.keys()));
   const { plain, secrets } = splitSecrets(config, secretPaths);
-  requireSecrets(type, config, new Set([...kept.keys(), ...secrets.keys()]));
+  // A required secret may be missing only because the connection moved, now or in an earlier
+  // PATCH: the change is saved and the connection reports it, and tests and logins refuse with
+  // secret_missing until it is set again. Any other missing secret refuses the request.
+  const owed = new Set([
+    ...discarded.keys(),
+    ...missingSecrets(type, current.config, Object.keys(current.secretRefs)),
+  ]);
+  const missing = missingSecrets(type, config, [...kept.keys(), ...secrets.keys()]);
+  const refused = missing.find((key) => !owed.has(key));
+  if (refused !== undefined) throw secretRequired(type, refused);
 
   const saved = await CONNECTORS[type].onSave(rt, {
     tenantId,
@@ -250,11 +293,20 @@ export async function patchConnection(
     },
     previous: current,
   });
+  const unset: Finding[] = missing.map((key) => {
+    const moved = discarded.get(key);
+    return {
+      code: 'secret_missing',
+      message: moved
+        ? `${type}.${key} was discarded because ${moved.map((f) => `${type}.${f}`).join(', ')} changed; set it again.`
+        : `${type}.${key} is not set; set it again.`,
+    };
+  });
   const newRefs = await storeSecrets(rt, tenantId, connectionId, secrets);
   const { derived: _old, ...base } = current;
   const updated: Connection = {
     ...base,
-    compatibility: saved.compatibility,
+    compatibility: verdict([...unset, ...saved.compatibility.problems], saved.compatibility.warnings),
     ...(saved.derived ? { derived: saved.derived } : {}),
     name: body.name,
     enabled: body.enabled,
@@ -281,6 +333,7 @@ export async function patchConnection(
       connectionType: type,
       changed: Object.keys(patch).filter((k) => k !== 'version'),
       secretsChanged: Object.keys(newRefs),
+      secretsDiscarded: [...discarded.keys()],
       version: updated.version,
     },
   });
@@ -305,6 +358,18 @@ export async function deleteConnection(
   });
 }
 
+/**
+ * A connection the live calls may use: every secret it needs is stored. Checked before any
+ * network call, so a connection whose secret was discarded sends nothing anywhere.
+ */
+async function usableConnection(rt: Runtime, tenantId: string, connectionId: string) {
+  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!connection) throw Errors.notFound('The connection');
+  const [missing] = missingSecrets(connection.type, connection.config, Object.keys(connection.secretRefs));
+  if (missing !== undefined) throw secretMissing(`${connection.type}.${missing}`);
+  return connection;
+}
+
 export async function testConnection(
   rt: Runtime,
   principal: Principal,
@@ -312,8 +377,7 @@ export async function testConnection(
   connectionId: string,
 ) {
   await tenantToManage(rt, principal, tenantId);
-  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
-  if (!connection) throw Errors.notFound('The connection');
+  const connection = await usableConnection(rt, tenantId, connectionId);
   const connector = connectorOf(connection);
   if (!connector.liveTest) {
     throw new AppError(400, 'not_supported', `A ${connection.type} connection has no live test yet.`);
@@ -336,8 +400,7 @@ export async function directoryGroups(
   query: string,
 ) {
   await tenantToManage(rt, principal, tenantId);
-  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
-  if (!connection) throw Errors.notFound('The connection');
+  const connection = await usableConnection(rt, tenantId, connectionId);
   const connector = connectorOf(connection);
   if (!connector.directoryGroups) {
     throw new AppError(400, 'not_supported', 'Only LDAP connections have directory groups.');

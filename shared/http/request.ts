@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { AppError, Errors } from '../errors.ts';
+import { AppError, Errors, MAX_DOCUMENT_DEPTH } from '../errors.ts';
 import type { HttpEvent, HttpRequest } from './types.ts';
 
 /** The largest body any route accepts, decoded (SAML responses included). */
@@ -31,10 +31,34 @@ function parseForm(text: string): Record<string, string> {
   return out;
 }
 
+/**
+ * Whether JSON text nests arrays and objects deeper than `limit`, counted on the text in one loop
+ * (brackets inside strings do not count). JSON.parse takes any depth, but what reads the value
+ * afterwards (zod, merge patch, the DynamoDB marshaller, JSON.stringify) recurses and would
+ * overflow the stack on 40,000 levels. Exact for valid JSON; invalid JSON is refused by the parser.
+ */
+export function jsonNestsDeeperThan(text: string, limit = MAX_DOCUMENT_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash: the next character is escaped, even a quote
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 function parseBody(contentType: string | undefined, text: string | undefined): unknown {
   if (text === undefined) return undefined;
   const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (mediaType === 'application/json' || mediaType.endsWith('+json')) {
+    if (jsonNestsDeeperThan(text)) throw Errors.jsonTooDeep();
     try {
       return JSON.parse(text);
     } catch (cause) {

@@ -6,6 +6,8 @@ import { json, noContent } from '../http/responses.ts';
 import type { HttpRequest, Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
 import * as admin from './admin.ts';
+import * as invitations from './password-links.ts';
+import * as sessionAdmin from './session-admin.ts';
 
 const ListQuery = z.strictObject({
   email: z.string().max(320).optional(),
@@ -124,4 +126,16 @@ export const deleteMapping: Operation = async (request) => {
     pathParam(request, 'xroleId'),
   );
   return noContent();
+};
+
+/** DELETE …/users/{userId}/sessions: 204; the member's sessions in this tenant end at once. */
+export const revokeSessions: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  await sessionAdmin.revokeSessions(rt, principal, tenantId, pathParam(request, 'userId'));
+  return noContent();
+};
+
+export const sendInvitation: Operation = async (request) => {
+  const { rt, principal, tenantId } = await ctx(request);
+  return json(202, await invitations.sendInvitation(rt, principal, tenantId, pathParam(request, 'userId')));
 };

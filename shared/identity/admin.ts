@@ -9,7 +9,7 @@ import * as users from '../store/users.ts';
 import { TenantRole } from '../tenants/model.ts';
 import { getTenant, tenantToManage } from '../tenants/service.ts';
 import { ACCESS_LEVELS, type Membership, type User } from './model.ts';
-import { hashPassword, NewPassword } from './passwords.ts';
+import { hashPassword, NewPassword, passwordHashIn } from './passwords.ts';
 
 /**
  * Admin operations on a tenant's members, groups, external roles and mappings. A member is a user
@@ -59,16 +59,17 @@ export const MappingBody = z.strictObject({
   accessLevel: z.enum(ACCESS_LEVELS as [string, ...string[]]).default('member'),
 });
 
+/** A member as its tenant sees it: names and password state are this tenant's own. */
 export const memberView = (user: User, m: Membership) => ({
   id: user.id,
   email: user.email,
-  ...(user.firstName ? { firstName: user.firstName } : {}),
-  ...(user.lastName ? { lastName: user.lastName } : {}),
+  ...(m.firstName ? { firstName: m.firstName } : {}),
+  ...(m.lastName ? { lastName: m.lastName } : {}),
   role: m.role,
   status: m.status,
   accessList: m.accessList,
-  ssoOnly: user.ssoOnly,
-  hasPassword: user.passwordHash !== undefined,
+  ssoOnly: m.ssoOnly,
+  hasPassword: passwordHashIn(user, m) !== undefined,
   version: m.version,
   createdAt: m.createdAt,
   updatedAt: m.updatedAt,
@@ -124,26 +125,17 @@ export async function createUser(
   let user: User;
   const ops: users.TxItem[] = [];
   if (existingId) {
+    // A person from another tenant: this tenant adds its own membership (names, an admin-set
+    // password valid here only) and never touches what the person or other tenants set.
     const found = await users.getUserAndMembership(rt.db, existingId, tenantId, true);
     if (!found.user) throw Errors.versionConflict();
     if (found.membership) throw Errors.alreadyExists('A member with this email');
-    // A person from another tenant: add the membership, never touch their credentials or names.
-    if (body.password !== undefined || body.firstName !== undefined || body.lastName !== undefined) {
-      throw new AppError(
-        409,
-        'account_exists',
-        'This email already has an account; add it without a password or names, and the person keeps theirs.',
-      );
-    }
     user = found.user;
   } else {
     user = {
       id: randomUUID(),
       email: body.email,
-      ...(body.firstName ? { firstName: body.firstName } : {}),
-      ...(body.lastName ? { lastName: body.lastName } : {}),
-      ssoOnly: false,
-      ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}),
+      emailVerified: false,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -156,6 +148,10 @@ export async function createUser(
     role: body.role,
     accessList: body.accessList,
     status: body.status,
+    ...(body.firstName ? { firstName: body.firstName } : {}),
+    ...(body.lastName ? { lastName: body.lastName } : {}),
+    ssoOnly: false,
+    ...(body.password ? { passwordHash: await hashPassword(body.password) } : {}),
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -222,54 +218,56 @@ export async function patchUser(
   checkRoleChange(principal, membership.role, patch.role);
   if (patch.accessList !== undefined) await checkGroups(rt, tenantId, patch.accessList);
 
-  const touchesCredentials = patch.email !== undefined || patch.password !== undefined;
-  if (touchesCredentials && user.ssoOnly) {
+  if ((patch.email !== undefined || patch.password !== undefined) && membership.ssoOnly) {
     throw new AppError(
       403,
       'sso_required',
       'This account signs in with single sign-on: its email and password belong to the identity provider.',
     );
   }
-  if (touchesCredentials || patch.firstName !== undefined || patch.lastName !== undefined) {
-    // The user is shared by every tenant it belongs to: only its sole tenant may change it.
+  const emailChange = patch.email !== undefined && patch.email !== user.email;
+  if (emailChange) {
+    // The email is the person's across tenants: only its sole tenant may change it.
     const tenants = await users.membershipsOfUser(rt.db, userId);
     if (tenants.some((m) => m.tenantId !== tenantId)) {
       throw new AppError(
         409,
         'account_shared',
-        'This person belongs to other organizations too; only they can change their profile.',
+        'This person belongs to other organizations too; only they can change their email.',
       );
     }
   }
   const now = rt.clock.now().toISOString();
+  // Names and an admin-set password are this tenant's view: they go on the membership.
+  const { firstName: _f, lastName: _l, ...unnamed } = membership;
+  const firstName = patch.firstName === undefined ? membership.firstName : (patch.firstName ?? undefined);
+  const lastName = patch.lastName === undefined ? membership.lastName : (patch.lastName ?? undefined);
   const nextMembership: Membership = {
-    ...membership,
+    ...unnamed,
     ...(patch.role ? { role: patch.role } : {}),
     ...(patch.status ? { status: patch.status } : {}),
     ...(patch.accessList ? { accessList: patch.accessList } : {}),
+    ...(firstName ? { firstName } : {}),
+    ...(lastName ? { lastName } : {}),
+    ...(patch.password ? { passwordHash: await hashPassword(patch.password) } : {}),
     version: membership.version + 1,
     updatedAt: now,
   };
   await keepAnAdministrator(rt, tenantId, membership, nextMembership);
   const ops: users.TxItem[] = [users.tx.replaceMembership(rt.db, nextMembership, membership.version)];
   let nextUser = user;
-  if (touchesCredentials || patch.firstName !== undefined || patch.lastName !== undefined) {
-    // null clears a name, undefined keeps it
-    const firstName = patch.firstName === undefined ? user.firstName : (patch.firstName ?? undefined);
-    const lastName = patch.lastName === undefined ? user.lastName : (patch.lastName ?? undefined);
-    const { firstName: _f, lastName: _l, ...rest } = user;
+  if (emailChange && patch.email) {
+    // A password the person set proved the old address, not this one: it goes with it.
+    const { passwordHash: _p, ...rest } = user;
     nextUser = {
       ...rest,
-      ...(firstName ? { firstName } : {}),
-      ...(lastName ? { lastName } : {}),
-      ...(patch.email ? { email: patch.email } : {}),
-      ...(patch.password ? { passwordHash: await hashPassword(patch.password) } : {}),
+      email: patch.email,
+      emailVerified: false,
       version: user.version + 1,
       updatedAt: now,
     };
     ops.push(users.tx.replaceUser(rt.db, nextUser, user.version));
-    if (patch.email && patch.email !== user.email)
-      ops.push(...users.tx.changeEmail(rt.db, nextUser, user.email));
+    ops.push(...users.tx.changeEmail(rt.db, nextUser, user.email));
   }
   if (!(await users.writeTogether(rt.db, ops))) {
     if (patch.email && (await users.userIdByEmail(rt.db, patch.email, true))) {

@@ -1,4 +1,3 @@
-import { AppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import type { Runtime } from '../runtime.ts';
 import { getMembership } from '../store/users.ts';
@@ -8,8 +7,8 @@ import { looksLikeApiToken, verifyApiToken } from './tokens.ts';
 
 /**
  * A signed-in caller, from the session cookie, a Bearer session JWT or a Bearer API token. The
- * role comes from the membership as it is now, so a demoted or disabled member loses access at
- * once, whatever their session says.
+ * role comes from the membership as it is now (read consistently), so a demoted or disabled member
+ * loses access at once, whatever their session says.
  */
 export interface Caller {
   userId: string;
@@ -29,8 +28,13 @@ export async function callerFrom(
   if (bearer && looksLikeApiToken(bearer)) {
     const token = await verifyApiToken(rt, bearer);
     if (!token) return undefined;
-    const membership = await getMembership(rt.db, token.tenantId, token.userId);
+    // An API token works while its member is active: refused while disabled, back when re-enabled
+    // (the person's own credential, with its own expiry). A token made before the membership (the
+    // member was removed and added again) belongs to the old membership and stays refused. An
+    // admin's session revocation ends sessions only.
+    const membership = await getMembership(rt.db, token.tenantId, token.userId, true);
     if (membership?.status !== 'active') return undefined;
+    if (Date.parse(token.createdAt) < Date.parse(membership.createdAt)) return undefined;
     return {
       userId: token.userId,
       tenantId: token.tenantId,
@@ -42,11 +46,8 @@ export async function callerFrom(
   }
   const credential = sessionCredential(request, bearer);
   if (!credential) return undefined;
-  const { claims } = await verifySession(rt, credential);
-  const membership = await getMembership(rt.db, claims.tid, claims.sub);
-  if (membership?.status !== 'active') {
-    throw new AppError(401, 'invalid_session', 'The session is not valid; sign in again.');
-  }
+  // verifySession refuses a session whose member is no longer active (401 invalid_session).
+  const { claims, membership } = await verifySession(rt, credential);
   return {
     userId: claims.sub,
     tenantId: claims.tid,

@@ -5,6 +5,7 @@ import { json, noContent } from '../http/responses.ts';
 import type { HttpRequest, Operation } from '../http/types.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import { runtime } from '../runtime.ts';
+import { ChangePasswordBody, changePassword as changeOwnPassword } from './account.ts';
 import { type Caller, callerFrom } from './credentials.ts';
 import { passwordLogin as login } from './password-login.ts';
 import { wantsJson } from './respond.ts';
@@ -107,5 +108,13 @@ export const listApiTokens: Operation = async (request) => {
 export const deleteApiToken: Operation = async (request) => {
   const caller = await requireCaller(request);
   await revokeToken(runtime(), caller, pathParam(request, 'tokenId'));
+  return noContent();
+};
+
+/** POST /account/password {currentPassword, newPassword}: 204 once the new password is set. */
+export const changePassword: Operation = async (request) => {
+  const caller = await requireCaller(request);
+  const body = validate(ChangePasswordBody, jsonBody(request));
+  await changeOwnPassword(runtime(), caller, body, request.sourceIp);
   return noContent();
 };

@@ -30,14 +30,20 @@ export const ACCESS_LEVELS: readonly AccessLevel[] = ['administrator', 'member',
 /** Strongest first: when two mappings grant one group, the stronger level wins. */
 export const accessRank = (level: AccessLevel) => ACCESS_LEVELS.indexOf(level);
 
+/**
+ * A person, shared by every tenant they belong to. Only what the person proves belongs here: the
+ * email (unique across the deployment) and a password the person set through an emailed
+ * invitation or reset link, valid in all of their tenants. What a tenant's admin or identity
+ * provider writes (names, an admin-set password, SSO-only) lives on that tenant's membership, so
+ * nothing one tenant writes changes what another sees.
+ */
 export interface User {
   id: string;
   email: string;
-  firstName?: string;
-  lastName?: string;
-  /** Created by an identity provider: no password, and its email is the IdP's. */
-  ssoOnly: boolean;
+  /** Set through an invitation or reset link (which proves the email); valid in every tenant. */
   passwordHash?: string;
+  /** The person proved control of `email` by using a link sent to it. An email change clears it. */
+  emailVerified: boolean;
   version: number;
   createdAt: string;
   updatedAt: string;
@@ -50,6 +56,13 @@ export interface Membership {
   /** Application group ids granted directly (admin or claims provisioning), or every group. */
   accessList: string[] | 'all';
   status: MembershipStatus;
+  /** This tenant's view of the person's names (its admin or its identity provider wrote them). */
+  firstName?: string;
+  lastName?: string;
+  /** Created by this tenant's identity provider: signs in with it, not a password. */
+  ssoOnly: boolean;
+  /** A password this tenant's admin set: valid in this tenant only, and preferred here. */
+  passwordHash?: string;
   version: number;
   createdAt: string;
   updatedAt: string;

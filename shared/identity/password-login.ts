@@ -9,10 +9,10 @@ import { TenantId } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
 import { CSRF_FIELD, checkCsrf } from './csrf.ts';
 import { recordLoginFailure, tenantOf } from './login.ts';
-import { burnPasswordCheck, verifyPassword } from './passwords.ts';
+import { burnPasswordCheck, passwordHashIn, verifyPassword } from './passwords.ts';
 import { loginResponse } from './respond.ts';
 import { issueSession } from './sessions.ts';
-import { checkAttempts, clearAccountFailures, recordFailure } from './throttle.ts';
+import { type Attempt, reserveAttempt } from './throttle.ts';
 
 export const PasswordLoginBody = z.strictObject({
   tenantId: TenantId,
@@ -36,19 +36,21 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
   const tenant = await tenantOf(rt, body.tenantId);
   const limits = tenant.settings.loginThrottle;
   const email = normalizeEmail(body.email);
+  let attempt: Attempt | undefined;
   try {
-    const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
-    const priorFailures = await checkAttempts(rt, attempts);
+    // Reserved before anything is looked up or checked: see throttle.ts.
+    attempt = await reserveAttempt(rt, { limits, tenantId: tenant.id, email, ip: request.sourceIp });
     const userId = email && body.password ? await userIdByEmail(rt.db, email) : undefined;
     const { user, membership } = userId ? await getUserAndMembership(rt.db, userId, tenant.id) : {};
-    if (user && membership && !user.passwordHash && user.ssoOnly) {
+    const hash = passwordHashIn(user, membership);
+    if (membership?.ssoOnly && !hash) {
       throw new AppError(403, 'sso_required', 'This account signs in with single sign-on, not a password.');
     }
     let valid = false;
-    if (user?.passwordHash) valid = await verifyPassword(body.password, user.passwordHash);
+    if (hash) valid = await verifyPassword(body.password, hash);
     else await burnPasswordCheck(body.password);
     if (!valid || !user || !membership) {
-      await recordFailure(rt, attempts);
+      attempt.failed();
       throw invalidCredentials();
     }
     if (membership.status === 'disabled') {
@@ -74,7 +76,7 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
       };
       await writeTogether(rt.db, [tx.replaceMembership(rt.db, active, membership.version)]);
     }
-    if (priorFailures > 0) await clearAccountFailures(rt, attempts);
+    await attempt.succeeded();
     const groups = await resolveGroups(rt, active, undefined, []);
     const issued = await issueSession(rt, {
       tenantId: tenant.id,
@@ -93,6 +95,8 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
     });
     return loginResponse(rt, request, tenant, issued, body.redirectTo);
   } catch (error) {
+    // Unless the password was found wrong (or right), the attempt's places are given back.
+    await attempt?.release();
     await recordLoginFailure(rt, { tenantId: tenant.id, protocol: 'password', error });
     throw error;
   }

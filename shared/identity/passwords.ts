@@ -57,3 +57,17 @@ export async function burnPasswordCheck(password: string): Promise<void> {
   dummy ??= hashPassword('not-a-real-password-0000');
   await verifyPassword(password, await dummy);
 }
+
+/**
+ * The password that opens one tenant for a person: the one this tenant's admin set, else the one
+ * the person set through an emailed link, unless this tenant made the person SSO-only. An
+ * admin-set password of another tenant never counts here (security invariants: a person's
+ * credentials are not one tenant's to give away).
+ */
+export function passwordHashIn(
+  user: { passwordHash?: string } | undefined,
+  membership: { passwordHash?: string; ssoOnly: boolean } | undefined,
+): string | undefined {
+  if (!user || !membership) return undefined;
+  return membership.passwordHash ?? (membership.ssoOnly ? undefined : user.passwordHash);
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TtlCache } from '../cache.ts';
+import { verifiedDomainOwner } from '../domains/service.ts';
 import type { Connection } from '../connections/model.ts';
 import { AppError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
@@ -163,50 +164,52 @@ async function attempt(
     userId,
     createdAt: now,
   });
+  /** A membership this tenant's identity provider creates: SSO-only, with the IdP's names. */
   const newMembership = (userId: string, role: TenantRole): Membership => ({
     tenantId,
     userId,
     role,
     accessList: claims?.accessList ?? [],
     status: 'active',
+    ...(sync === 'never' ? {} : profileFrom(connection, identity, claims)),
+    ssoOnly: true,
     version: 1,
     createdAt: now,
     updatedAt: now,
   });
 
-  /** The writes that bring an existing user's membership (and profile) up to date. */
+  /**
+   * The writes that bring an existing user's membership of this tenant up to date. Names are this
+   * tenant's view (on the membership): the user item, shared with other tenants, is never written.
+   */
   const settle = (user: User, membership: Membership | undefined, allowJoin: boolean, role: TenantRole) => {
     const ops: TxItem[] = [];
-    let nextUser = user;
-    let nextMembership = membership;
     if (!membership) {
       if (!allowJoin) throw refuse.notProvisioned();
-      nextMembership = newMembership(user.id, role);
-      ops.push(tx.newMembership(rt.db, nextMembership));
-    } else {
-      if (membership.status === 'disabled') throw refuse.disabled();
-      const changes: Partial<Membership> = {};
-      if (membership.status === 'invited') changes.status = 'active';
-      if (claims) {
-        if (membership.role !== claims.role && membership.role !== 'owner') changes.role = claims.role;
-        if (JSON.stringify(membership.accessList) !== JSON.stringify(claims.accessList)) {
-          changes.accessList = claims.accessList;
-        }
-      }
-      if (Object.keys(changes).length > 0) {
-        nextMembership = { ...membership, ...changes, version: membership.version + 1, updatedAt: now };
-        ops.push(tx.replaceMembership(rt.db, nextMembership, membership.version));
+      const created = newMembership(user.id, role);
+      ops.push(tx.newMembership(rt.db, created));
+      return { ops, user, membership: created };
+    }
+    if (membership.status === 'disabled') throw refuse.disabled();
+    const changes: Partial<Membership> = {};
+    if (membership.status === 'invited') changes.status = 'active';
+    if (claims) {
+      if (membership.role !== claims.role && membership.role !== 'owner') changes.role = claims.role;
+      if (JSON.stringify(membership.accessList) !== JSON.stringify(claims.accessList)) {
+        changes.accessList = claims.accessList;
       }
     }
-    if (user.ssoOnly && (claims || sync === 'each_login')) {
+    // An admin-made member's names are the admin's; the IdP keeps those it made up to date.
+    if (membership.ssoOnly && (claims || sync === 'each_login')) {
       const profile = profileFrom(connection, identity, claims);
-      const changed = (Object.keys(profile) as (keyof typeof profile)[]).some((k) => profile[k] !== user[k]);
-      if (changed) {
-        nextUser = { ...user, ...profile, version: user.version + 1, updatedAt: now };
-        ops.push(tx.replaceUser(rt.db, nextUser, user.version));
+      for (const k of ['firstName', 'lastName'] as const) {
+        if (profile[k] !== undefined && profile[k] !== membership[k]) changes[k] = profile[k];
       }
     }
-    return { ops, user: nextUser, membership: nextMembership as Membership };
+    if (Object.keys(changes).length === 0) return { ops, user, membership };
+    const next = { ...membership, ...changes, version: membership.version + 1, updatedAt: now };
+    ops.push(tx.replaceMembership(rt.db, next, membership.version));
+    return { ops, user, membership: next };
   };
 
   if (link) {
@@ -225,12 +228,10 @@ async function attempt(
 
   if (!existingId) {
     if (mode === 'none') throw refuse.notProvisioned();
-    const profile = sync === 'never' ? {} : profileFrom(connection, identity, claims);
     const user: User = {
       id: randomUUID(),
       email,
-      ...profile,
-      ssoOnly: true,
+      emailVerified: false,
       version: 1,
       createdAt: now,
       updatedAt: now,
@@ -250,8 +251,12 @@ async function attempt(
   if (!user) return 'retry'; // the email claim was written before its user became readable
   let allowJoin = false;
   if (!membership) {
-    // A person known only through other tenants: never a silent takeover (DESIGN.md).
-    const verifiedDomain = connection.provisioning.verifiedDomains.includes(domainOf(email));
+    // A person known only through other tenants: never a silent takeover (security invariants).
+    // The connection vouches for a domain only once that domain is verified for this very tenant.
+    const domain = domainOf(email);
+    const verifiedDomain =
+      connection.provisioning.verifiedDomains.includes(domain) &&
+      (await verifiedDomainOwner(rt, domain)) === tenantId;
     if (mode === 'none') throw refuse.notProvisioned();
     if (mode === 'self') {
       const links = await linksOfUser(rt.db, user.id);

@@ -4,9 +4,10 @@ import { AppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { deleteSession, getSession, putSession, type SessionRecord } from '../store/sessions.ts';
+import { deleteSession, getSessionWithCutoff, putSession, type SessionRecord } from '../store/sessions.ts';
+import { getMembership } from '../store/users.ts';
 import type { TenantRole } from '../tenants/model.ts';
-import type { Amr, SessionGroup } from './model.ts';
+import type { Amr, Membership, SessionGroup } from './model.ts';
 import { currentKey, keyById } from './signing-keys.ts';
 
 export const SESSION_COOKIE = 'sso_session';
@@ -120,15 +121,34 @@ const invalidSession = () =>
 export const looksLikeJwt = (credential: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(credential);
 
 /**
- * Verifies a session JWT and that its session still exists (logout deletes it). With
- * `allowExpiredAuthorization`, a JWT past its exp is accepted while the session itself lives, so
- * POST /session/refresh can renew authorization.
+ * Whether a stored session still stands for its member: the membership is active, was not made
+ * after the session (a removed and re-added member starts afresh), and no revocation cutoff
+ * covers the session (an admin's revoke, a disable or a removal; re-enabling does not lift it).
+ */
+export function sessionStands(
+  record: Pick<SessionRecord, 'createdAt'>,
+  membership: Pick<Membership, 'status' | 'createdAt'> | undefined,
+  sessionsValidAfter: string | undefined,
+): boolean {
+  if (membership?.status !== 'active') return false;
+  const created = Date.parse(record.createdAt);
+  if (created < Date.parse(membership.createdAt)) return false;
+  return sessionsValidAfter === undefined || created > Date.parse(sessionsValidAfter);
+}
+
+/**
+ * Verifies a session JWT, that its session still exists (logout and revocation delete it) and that
+ * it still stands for an active member (`sessionStands`). Every route that accepts a session comes
+ * through here, so a disabled, removed or revoked member is refused on the very next request. The
+ * reads are strongly consistent, and the membership is returned so callers need not read it again.
+ * With `allowExpiredAuthorization`, a JWT past its exp is accepted while the session itself lives,
+ * so POST /session/refresh can renew authorization.
  */
 export async function verifySession(
   rt: Runtime,
   token: string,
   options: { allowExpiredAuthorization?: boolean } = {},
-): Promise<{ claims: SessionClaims; record: SessionRecord }> {
+): Promise<{ claims: SessionClaims; record: SessionRecord; membership: Membership }> {
   let kid: string | undefined;
   try {
     kid = decodeProtectedHeader(token).kid;
@@ -152,17 +172,22 @@ export async function verifySession(
     if (error instanceof joseErrors.JOSEError) throw invalidSession();
     throw error;
   }
-  const record = await getSession(rt.db, claims.sid);
+  const [{ session: record, sessionsValidAfter }, membership] = await Promise.all([
+    getSessionWithCutoff(rt.db, claims.sid, claims.tid, claims.sub),
+    getMembership(rt.db, claims.tid, claims.sub, true),
+  ]);
   const nowSec = epochSeconds(rt.clock.now());
   if (
     !record ||
     record.expiresAt <= nowSec ||
     record.userId !== claims.sub ||
-    record.tenantId !== claims.tid
+    record.tenantId !== claims.tid ||
+    !membership ||
+    !sessionStands(record, membership, sessionsValidAfter)
   ) {
     throw invalidSession();
   }
-  return { claims, record };
+  return { claims, record, membership };
 }
 
 /** The session credential a request carries: the Bearer JWT, else the cookie. */

@@ -1,23 +1,47 @@
 import { createHash } from 'node:crypto';
-import { BatchGetCommand, DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { AppError } from '../errors.ts';
+import { logger } from '../logger.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { keys } from '../store/keys.ts';
+import { clearAttempts, giveBackAttempt, takeAttempt } from '../store/attempts.ts';
 import type { TenantSettings } from '../tenants/model.ts';
 
 /**
- * Failed-login counters per account (tenant + email) and per source IP, in fixed windows. A
- * counter's item expires with its window (TTL). Password and LDAP logins share them.
+ * The login throttle: failed attempts per account (tenant + email) and per source IP, in fixed
+ * windows (settings.loginThrottle). Password and LDAP logins share the counters.
+ *
+ * An attempt takes its place in both counters before the password is checked, never after: a
+ * check-then-count throttle lets every guess of a parallel burst read the same low count. So a
+ * burst gets no more verdicts than the limit (security invariants). Then the verdict settles it:
+ * - wrong credentials keep both places, as failures, until the window ends;
+ * - a proven password clears the account's counter and gives back its place in the IP's, so
+ *   successful logins behind one office NAT never add up to the IP limit;
+ * - an attempt that ends otherwise (answered before the password was checked, an outage, or
+ *   refused by policy after the password was proven) gives both places back.
+ * An unknown account's guess takes and keeps its places exactly like a known one's.
  */
 type Limits = TenantSettings['loginThrottle'];
 
-/** Whose failures are counted: one account of one tenant, and the source address. */
+/** Whose attempts are counted: one account of one tenant, and the source address. */
 export interface AttemptScope {
   limits: Limits;
   tenantId: string;
   email: string;
   ip: string;
+}
+
+/** A login attempt holding its places in the account's and the IP's counters. */
+export interface Attempt {
+  /** The credentials were wrong: both places stay taken. */
+  failed(): void;
+  /** The password was proven: the account's counter is cleared and the IP's place given back. */
+  succeeded(): Promise<void>;
+  /**
+   * Gives both places back unless failed() or succeeded() came first; logins call it on every way
+   * out. It never throws (it runs while another answer is on its way out): a place it could not
+   * give back stays taken until the window ends.
+   */
+  release(): Promise<void>;
 }
 
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
@@ -29,62 +53,61 @@ function scopes(rt: Runtime, { limits, tenantId, email, ip }: AttemptScope) {
   return {
     // emails are hashed so the counters never hold an address
     account: {
-      key: keys.attempt(`acct#${tenantId}#${hash(email.toLowerCase())}#${window}`),
+      scope: `acct#${tenantId}#${hash(email.toLowerCase())}#${window}`,
       max: limits.maxFailuresPerAccount,
     },
-    ip: { key: keys.attempt(`ip#${tenantId}#${ip}#${window}`), max: limits.maxFailuresPerIp },
+    ip: { scope: `ip#${tenantId}#${ip}#${window}`, max: limits.maxFailuresPerIp },
     retryAfter: Math.max(1, windowEnd - now),
     windowEnd,
   };
 }
 
-/** Answers 429 too_many_attempts when either counter is at its limit. */
-export async function checkAttempts(rt: Runtime, scope: AttemptScope) {
-  const s = scopes(rt, scope);
-  const out = await rt.db.doc.send(
-    new BatchGetCommand({
-      RequestItems: {
-        [rt.db.table]: {
-          Keys: [{ ...s.account.key }, { ...s.ip.key }],
-          ProjectionExpression: 'pk, #c',
-          ExpressionAttributeNames: { '#c': 'count' },
-        },
-      },
-    }),
+const tooManyAttempts = (retryAfter: number) =>
+  new AppError(429, 'too_many_attempts', 'Too many failed sign-in attempts; try again later.', {
+    headers: { 'retry-after': String(retryAfter) },
+  });
+
+async function giveBackQuietly(rt: Runtime, scope: string): Promise<void> {
+  await giveBackAttempt(rt.db, scope).catch((error: unknown) =>
+    logger.warn('a login attempt could not be given back; it counts until its window ends', { error }),
   );
-  let accountFailures = 0;
-  for (const item of out.Responses?.[rt.db.table] ?? []) {
-    const isAccount = item.pk === s.account.key.pk;
-    const count = (item.count as number | undefined) ?? 0;
-    if (isAccount) accountFailures = count;
-    if (count >= (isAccount ? s.account.max : s.ip.max)) {
-      throw new AppError(429, 'too_many_attempts', 'Too many failed sign-in attempts; try again later.', {
-        headers: { 'retry-after': String(s.retryAfter) },
-      });
-    }
+}
+
+/**
+ * Takes the attempt's place in the account's counter, then in the IP's (giving the first back if
+ * the second is full), or answers 429 too_many_attempts. Call it before the password is checked.
+ */
+export async function reserveAttempt(rt: Runtime, scope: AttemptScope): Promise<Attempt> {
+  const s = scopes(rt, scope);
+  if (!(await takeAttempt(rt.db, s.account.scope, s.account.max, s.windowEnd))) {
+    throw tooManyAttempts(s.retryAfter);
   }
-  return accountFailures;
-}
+  let ipTaken: boolean;
+  try {
+    ipTaken = await takeAttempt(rt.db, s.ip.scope, s.ip.max, s.windowEnd);
+  } catch (error) {
+    await giveBackQuietly(rt, s.account.scope);
+    throw error;
+  }
+  if (!ipTaken) {
+    await giveBackQuietly(rt, s.account.scope);
+    throw tooManyAttempts(s.retryAfter);
+  }
 
-export async function recordFailure(rt: Runtime, scope: AttemptScope) {
-  const s = scopes(rt, scope);
-  await Promise.all(
-    [s.account.key, s.ip.key].map((key) =>
-      rt.db.doc.send(
-        new UpdateCommand({
-          TableName: rt.db.table,
-          Key: key,
-          UpdateExpression: 'ADD #c :one SET expiresAt = :end, entity = :e',
-          ExpressionAttributeNames: { '#c': 'count' },
-          ExpressionAttributeValues: { ':one': 1, ':end': s.windowEnd, ':e': 'attempt' },
-        }),
-      ),
-    ),
-  );
-}
-
-/** A successful login clears the account's counter (not the IP's). */
-export async function clearAccountFailures(rt: Runtime, scope: AttemptScope) {
-  const s = scopes(rt, scope);
-  await rt.db.doc.send(new DeleteCommand({ TableName: rt.db.table, Key: s.account.key }));
+  let settled = false;
+  return {
+    failed() {
+      settled = true;
+    },
+    async succeeded() {
+      if (settled) return;
+      settled = true;
+      await Promise.all([clearAttempts(rt.db, s.account.scope), giveBackAttempt(rt.db, s.ip.scope)]);
+    },
+    async release() {
+      if (settled) return;
+      settled = true;
+      await Promise.all([giveBackQuietly(rt, s.account.scope), giveBackQuietly(rt, s.ip.scope)]);
+    },
+  };
 }

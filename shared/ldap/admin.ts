@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import type { Connection } from '../connections/model.ts';
 import { type Finding, verdict } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
-import { isAppError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { isInternalAddress, isOpenedPrivate } from '../net/addresses.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Directory, isDirectoryUnavailable, type UnavailableReason, withDirectory } from './client.ts';
@@ -26,12 +26,24 @@ import { findGroups } from './groups.ts';
  * (GET …/connections/{c}/directory-groups).
  */
 
-/** Checks that need no network: names that go into filters, the CA, the host, DN formats. */
+/**
+ * Checks that need no network: names that go into filters, the CA, the host, DN formats. Plain
+ * LDAP is refused outright (not merely reported) unless ALLOW_PRIVATE_URLS marks a local or test
+ * deployment: it would send the service account's and every user's password in clear text.
+ */
 export function offlineChecks(
   config: LdapConfig,
   allowPrivate: boolean,
   privateCidrs: readonly string[] = [],
 ) {
+  if (config.insecure && !allowPrivate) {
+    throw new AppError(
+      400,
+      'insecure_transport_not_allowed',
+      'ldap.insecure (plain LDAP without TLS) is allowed only on a local or test deployment; use ldaps:// or StartTLS.',
+      { details: [{ path: 'ldap.insecure', message: 'is not allowed here' }] },
+    );
+  }
   const problems: Finding[] = [];
   const warnings: Finding[] = [];
   const names: [string, string | undefined][] = [
@@ -202,10 +214,7 @@ export async function liveTest(rt: Runtime, connection: Connection) {
       report.groups = config.groupSearch ? await findGroups(directory, config, '', SAMPLE) : [];
     });
   } catch (error) {
-    if (isAppError(error) && error.code === 'connection_misconfigured') {
-      problems.push({ code: error.code, message: error.message });
-      return { compatibility: verdict(problems, warnings), report };
-    }
+    // A missing service account password (secret_missing) is the caller's to fix: it propagates.
     if (!isDirectoryUnavailable(error)) throw error;
     const detail = error.cause instanceof Error ? error.cause.message : undefined;
     report.failure = { reason: error.reason, ...(detail ? { detail } : {}) };

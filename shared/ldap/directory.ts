@@ -1,4 +1,4 @@
-import type { Connection } from '../connections/model.ts';
+import { type Connection, secretMissing } from '../connections/model.ts';
 import { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import { logger } from '../logger.ts';
@@ -11,6 +11,16 @@ import { attr, escapeFilterValue, guidToString, isAttributeName, isUuid, parseFi
  * account, and how a user's entry is found and turned into a stable subject.
  */
 export const SERVICE_ACCOUNT_SECRET = 'dnResolution.serviceAccount.password';
+
+/**
+ * Where the service account password is sent: the directory at `url` (scheme, host, port), told
+ * apart from an impostor by `caPem`, and protected in transit unless `insecure`. Changing any of
+ * them discards the stored password unless the same request gives it again, so a tenant admin
+ * cannot point the connection at a listener of theirs and read the password in the bind.
+ */
+export const LDAP_SECRET_DESTINATIONS = {
+  [SERVICE_ACCOUNT_SECRET]: ['url', 'caPem', 'insecure'],
+} as const satisfies Record<string, readonly (keyof LdapConfig)[]>;
 
 export function ldapConfigOf(connection: Connection): LdapConfig {
   const parsed = LdapConfig.safeParse(connection.config);
@@ -42,11 +52,8 @@ export async function serviceAccountOf(
 ): Promise<ServiceAccount | undefined> {
   if (config.dnResolution.method !== 'search' || !config.dnResolution.serviceAccount) return undefined;
   const ref = connection.secretRefs[SERVICE_ACCOUNT_SECRET];
-  if (!ref) {
-    throw new AppError(500, 'connection_misconfigured', 'The directory service account has no password.', {
-      expose: false,
-    });
-  }
+  // Discarded when the connection moved (LDAP_SECRET_DESTINATIONS): refuse before any bind.
+  if (!ref) throw secretMissing(`ldap.${SERVICE_ACCOUNT_SECRET}`);
   return { dn: config.dnResolution.serviceAccount.dn, password: await rt.secrets.get(ref) };
 }
 

@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { CSRF_FIELD, checkCsrf } from '../identity/csrf.ts';
 import { recordLoginFailure, signInWithIdentity, ssoTenantOf } from '../identity/login.ts';
 import type { VerifiedIdentity } from '../identity/model.ts';
-import { checkAttempts, clearAccountFailures, recordFailure } from '../identity/throttle.ts';
+import { type Attempt, reserveAttempt } from '../identity/throttle.ts';
 import { logger } from '../logger.ts';
 import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
@@ -235,38 +235,43 @@ export async function ldapLogin(
     });
 
   let identity: VerifiedIdentity;
+  let attempt: Attempt | undefined;
   try {
     const config = ldapConfigOf(connection);
     const tenant = await ssoTenantOf(rt, connection.tenantId);
     const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
     const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
-    // The throttle is read while the directory connects: Directory.open hands the connection over
-    // only once it has passed, so nothing is bound before, and its refusal (429) wins over whatever
-    // else failed, as when it was read first. Every path below awaits it; the catch only keeps a
-    // refusal that comes before anyone awaits it from counting as unhandled.
-    const throttle = checkAttempts(rt, attempts);
-    throttle.catch(() => undefined);
+    // The attempt is reserved (throttle.ts) while the directory connects: Directory.open hands the
+    // connection over only once the reservation is made, so nothing is bound before, and its
+    // refusal (429) wins over whatever else failed, as when it was made first. Every path below
+    // awaits it; the catch only keeps a refusal that comes before anyone awaits it from counting
+    // as unhandled.
+    const reservation = reserveAttempt(rt, attempts);
+    reservation.catch(() => undefined);
     const started = performance.now();
-    const outcome = await authenticate(rt, connection, config, email, body.password, throttle)
+    const outcome = await authenticate(rt, connection, config, email, body.password, reservation)
       .catch(async (error: unknown) => {
-        await throttle;
+        attempt = await reservation;
         throw error;
       })
       .finally(() =>
         metrics.addMetric(SSO_METRICS.directoryLatency, MetricUnit.Milliseconds, performance.now() - started),
       );
     // authenticate returns before the directory for a password or email it refuses outright.
-    const priorFailures = await throttle;
+    attempt = await reservation;
     if (!outcome.ok) {
       logger.info('ldap login refused', { connectionId: connection.id, reason: outcome.refusal });
       if (outcome.refusal === 'account_disabled') throw accountDisabled();
-      await recordFailure(rt, attempts);
+      // Refused before the directory too (an unusable password, an unknown domain): a failure alike.
+      attempt.failed();
       throw invalidCredentials();
     }
-    if (priorFailures > 0) await clearAccountFailures(rt, attempts);
+    await attempt.succeeded();
     identity = outcome.identity;
   } catch (error) {
+    // No verdict on the password (the directory failed), or a disabled account: given back.
+    await attempt?.release();
     await failure(error);
     throw error;
   }

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import { TtlCache as SharedTtlCache } from '../cache.ts';
-import type { Connection } from '../connections/model.ts';
+import { type Connection, secretMissing } from '../connections/model.ts';
 import { OidcConfig } from '../connections/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { checkUrl, type GuardOptions } from '../net/url-guard.ts';
@@ -97,11 +97,36 @@ export async function providerMetadata(
   return metadata;
 }
 
+/**
+ * Where the client's credentials go. The client secret (client_secret_basic / _post) and the
+ * private_key_jwt assertion are sent to the token endpoint only: `tokenEndpoint`, or the one the
+ * `issuer`'s discovery document names, reached under `caPem`. The assertion's `aud` is the issuer
+ * (RFC 7523 3), so one captured at another token endpoint would be good at the real provider. The
+ * authorization endpoint receives only the client id, the JWK set endpoint nothing, and UserInfo
+ * the user's bearer access token: no client credential, so they do not bind a secret. Changing a
+ * bound field discards the stored secret unless the same request gives it again.
+ */
+export const OIDC_SECRET_DESTINATIONS = {
+  clientSecret: ['issuer', 'tokenEndpoint', 'caPem'],
+  privateKeyPem: ['issuer', 'tokenEndpoint', 'caPem'],
+} as const satisfies Record<string, readonly (keyof OidcConfig)[]>;
+
+/** The secret the token request authenticates with (OIDC Core 9). */
+const credentialOf = (config: OidcConfig) =>
+  config.tokenEndpointAuthMethod === 'private_key_jwt' ? 'privateKeyPem' : 'clientSecret';
+
+/**
+ * Refuses a login whose token request could not authenticate (its secret was discarded when the
+ * connection moved), before the browser is sent to the provider rather than after it comes back.
+ */
+export function requireClientCredential(connection: Connection, config: OidcConfig): void {
+  const path = credentialOf(config);
+  if (connection.secretRefs[path] === undefined) throw secretMissing(`oidc.${path}`);
+}
+
 async function secretOf(rt: Runtime, connection: Connection, path: string): Promise<string> {
   const ref = connection.secretRefs[path];
-  if (ref === undefined) {
-    throw new AppError(500, 'internal_error', `connection secret ${path} is missing`, { expose: false });
-  }
+  if (ref === undefined) throw secretMissing(`oidc.${path}`);
   return rt.secrets.get(ref);
 }
 

@@ -6,7 +6,7 @@ import { allowedRedirect } from '../identity/redirects.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { putLoginState } from '../store/one-time.ts';
-import { configurationFor, providerMetadata } from './idp.ts';
+import { configurationFor, providerMetadata, requireClientCredential } from './idp.ts';
 import { issuerMismatch } from './refusals.ts';
 import {
   callbackUrl,
@@ -44,6 +44,7 @@ export async function beginLogin(
 ): Promise<HttpResult> {
   const { connection, config } = await oidcConnection(rt, connectionId);
   try {
+    requireClientCredential(connection, config);
     const metadata = await providerMetadata(rt, config);
     if (!metadata.authorization_endpoint) {
       throw new AppError(

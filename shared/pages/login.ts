@@ -76,7 +76,7 @@ async function signedInAs(rt: Runtime, request: HttpRequest, tenantId: string) {
   }
 }
 
-const STYLE = `body{font-family:system-ui,sans-serif;background:#f5f7fa;color:#1f2933;margin:0}
+export const PAGE_STYLE = `body{font-family:system-ui,sans-serif;background:#f5f7fa;color:#1f2933;margin:0}
 main{max-width:24rem;margin:4rem auto;background:#fff;padding:2rem;border-radius:8px;box-shadow:0 1px 4px #0002}
 h1{font-size:1.3rem;margin-top:0}a.sso,button{display:block;width:100%;box-sizing:border-box;padding:.7rem;margin:.5rem 0;
 border-radius:6px;border:1px solid #3e4c59;background:#fff;color:#1f2933;text-align:center;text-decoration:none;font-size:1rem;cursor:pointer}
@@ -119,7 +119,7 @@ export const loginPage: Operation = async (request) => {
     : '';
   const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in to ${escapeHtml(tenant.name)}</title><style>${STYLE}</style></head>
+<title>Sign in to ${escapeHtml(tenant.name)}</title><style>${PAGE_STYLE}</style></head>
 <body><main><h1>Sign in to ${escapeHtml(tenant.name)}</h1>
 ${who}
 ${sso}

@@ -81,7 +81,9 @@ async function refresh(
       );
     throw error;
   }
-  const others = (await connectionsUsingEntity(rt.db, meta.entityId)).filter((id) => id !== connectionId);
+  const others = (await connectionsUsingEntity(rt.db, meta.entityId, tenantId)).filter(
+    (id) => id !== connectionId,
+  );
   if (previous?.idp && previous.idp.entityId !== meta.entityId)
     await releaseEntity(rt.db, previous.idp.entityId, connectionId);
   await claimEntity(rt.db, meta.entityId, connectionId, tenantId);

@@ -1,5 +1,5 @@
 import { DOMParser } from '@xmldom/xmldom';
-import { AppError } from '../errors.ts';
+import { AppError, MAX_DOCUMENT_DEPTH } from '../errors.ts';
 
 /** SAML 2.0 and XML Signature namespaces (SAML core section 1.2). */
 export const NS = {
@@ -13,10 +13,16 @@ export const NS = {
 export const malformed = (why: string, cause?: unknown) =>
   new AppError(400, 'malformed_response', `The SAML message is malformed: ${why}.`, { cause });
 
+const tooDeep = (what: string) =>
+  new AppError(400, 'xml_too_deep', `The ${what} nests elements deeper than ${MAX_DOCUMENT_DEPTH} levels.`);
+
 /**
  * Parses XML we did not write. A DOCTYPE is refused before parsing (no entity expansion, no
- * external entities: billion laughs and XXE never reach a parser), and any parser error or
- * warning is fatal rather than repaired.
+ * external entities: billion laughs and XXE never reach a parser), any parser error or warning is
+ * fatal rather than repaired, and the element nesting is bounded before any other code walks the
+ * tree: the parser builds a DOM of any depth without recursion, but the canonicalization,
+ * decryption and serialization libraries that read it afterwards recurse, and 12,000 nested
+ * elements would exhaust their stack.
  */
 export function parseUntrustedXml(xml: string, what = 'message'): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw malformed(`a ${what} must not contain a DOCTYPE`);
@@ -42,21 +48,44 @@ export function parseUntrustedXml(xml: string, what = 'message'): Document {
     throw malformed(`the ${what} is not well-formed XML`, cause);
   }
   if (problem || !doc?.documentElement) throw malformed(`the ${what} is not well-formed XML`, problem);
-  // A processing instruction inside the content is canonicalized like text (xml-crypto writes its
-  // data) but read as nothing: `admin@victim.test<?x .evil.test?>` would be signed as
-  // `admin@victim.test.evil.test` and read as `admin@victim.test`. SAML never needs one there.
-  if (hasProcessingInstruction(doc.documentElement)) {
-    throw malformed(`a ${what} must not contain processing instructions`);
+  for (const [node, depth] of nodesBelow(doc)) {
+    // The document element is at depth 1; comments, CDATA and text are not elements and never count.
+    if (node.nodeType === ELEMENT && depth > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
+    // A processing instruction inside the content is canonicalized like text (xml-crypto writes its
+    // data) but read as nothing: `admin@victim.test<?x .evil.test?>` would be signed as
+    // `admin@victim.test.evil.test` and read as `admin@victim.test`. SAML never needs one there.
+    if (node.nodeType === PROCESSING_INSTRUCTION && depth > 1) {
+      throw malformed(`a ${what} must not contain processing instructions`);
+    }
   }
   return doc;
 }
 
-function hasProcessingInstruction(node: Node): boolean {
-  for (let c = node.firstChild; c; c = c.nextSibling) {
-    if (c.nodeType === 7) return true;
-    if (c.nodeType === 1 && hasProcessingInstruction(c)) return true;
+const ELEMENT = 1;
+const TEXT = 3;
+const CDATA = 4;
+const PROCESSING_INSTRUCTION = 7;
+
+/**
+ * Every node below `root` in document order with its depth (root's children: 1), entering
+ * elements only. A loop over parent and sibling links, not recursion: no depth can overflow it.
+ */
+function* nodesBelow(root: Node): Generator<[Node, number]> {
+  let node: Node | null = root.firstChild;
+  let depth = 1;
+  while (node) {
+    yield [node, depth];
+    if (node.nodeType === ELEMENT && node.firstChild) {
+      node = node.firstChild;
+      depth++;
+      continue;
+    }
+    while (node && node !== root && !node.nextSibling) {
+      node = node.parentNode;
+      depth--;
+    }
+    node = node && node !== root ? node.nextSibling : null;
   }
-  return false;
 }
 
 export const childElements = (node: Node, ns?: string, name?: string): Element[] => {
@@ -76,15 +105,11 @@ export const firstChild = (node: Node, ns: string, name: string): Element | unde
 /** Every descendant element with this namespace and local name (`*`: any), the node itself excluded. */
 export function descendants(node: Node, ns: string, name: string): Element[] {
   const out: Element[] = [];
-  const walk = (n: Node) => {
-    for (let c = n.firstChild; c; c = c.nextSibling) {
-      if (c.nodeType !== 1) continue;
-      const e = c as Element;
-      if ((ns === '*' || e.namespaceURI === ns) && (name === '*' || e.localName === name)) out.push(e);
-      walk(e);
-    }
-  };
-  walk(node);
+  for (const [n] of nodesBelow(node)) {
+    if (n.nodeType !== ELEMENT) continue;
+    const e = n as Element;
+    if ((ns === '*' || e.namespaceURI === ns) && (name === '*' || e.localName === name)) out.push(e);
+  }
   return out;
 }
 
@@ -94,12 +119,8 @@ export function descendants(node: Node, ns: string, name: string): Element[] {
  */
 export function wholeText(element: Element): string {
   let text = '';
-  const walk = (n: Node) => {
-    for (let c = n.firstChild; c; c = c.nextSibling) {
-      if (c.nodeType === 3 || c.nodeType === 4) text += c.nodeValue ?? '';
-      else if (c.nodeType === 1) walk(c);
-    }
-  };
-  walk(element);
+  for (const [n] of nodesBelow(element)) {
+    if (n.nodeType === TEXT || n.nodeType === CDATA) text += n.nodeValue ?? '';
+  }
   return text.trim();
 }

@@ -4,12 +4,17 @@ import type { Db } from '../runtime.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
 
-/** Which SAML connections use an IdP entityID (for the compatibility report). */
+/**
+ * Which SAML connections use an IdP entityID. Each claim records its tenant, and a tenant only ever
+ * sees its own: the same IdP may serve several tenants (the tenant and connection come from the
+ * route, never from the Issuer), and tenants never learn which IdP another tenant uses.
+ */
 const hashOf = (entityId: string) => createHash('sha256').update(entityId).digest('hex');
 
-export async function connectionsUsingEntity(db: Db, entityId: string): Promise<string[]> {
+/** The tenant's own connections that use the entityID (a duplicate within one tenant is reported). */
+export async function connectionsUsingEntity(db: Db, entityId: string, tenantId: string): Promise<string[]> {
   const items = await queryAll(db, { pk: keys.idpEntityOf(hashOf(entityId)).pk });
-  return items.map((i) => i.connectionId as string);
+  return items.filter((i) => i.tenantId === tenantId).map((i) => i.connectionId as string);
 }
 
 export async function claimEntity(

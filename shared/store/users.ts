@@ -34,27 +34,37 @@ const linkItem = (l: IdentityLink) => ({
   ...l,
 });
 
-const toUser = (i: Record<string, unknown>): User => ({
-  id: i.id as string,
-  email: i.email as string,
-  ...(i.firstName !== undefined ? { firstName: i.firstName as string } : {}),
-  ...(i.lastName !== undefined ? { lastName: i.lastName as string } : {}),
-  ssoOnly: Boolean(i.ssoOnly),
-  ...(i.passwordHash !== undefined ? { passwordHash: i.passwordHash as string } : {}),
-  version: i.version as number,
-  createdAt: i.createdAt as string,
-  updatedAt: i.updatedAt as string,
-});
-const toMembership = (i: Record<string, unknown>): Membership => ({
-  tenantId: i.tenantId as string,
-  userId: i.userId as string,
-  role: i.role as Membership['role'],
-  accessList: (i.accessList as Membership['accessList'] | undefined) ?? [],
-  status: i.status as Membership['status'],
-  version: i.version as number,
-  createdAt: i.createdAt as string,
-  updatedAt: i.updatedAt as string,
-});
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+const toUser = (i: Record<string, unknown>): User => {
+  const passwordHash = str(i.passwordHash);
+  return {
+    id: i.id as string,
+    email: i.email as string,
+    ...(passwordHash ? { passwordHash } : {}),
+    emailVerified: i.emailVerified === true,
+    version: i.version as number,
+    createdAt: i.createdAt as string,
+    updatedAt: i.updatedAt as string,
+  };
+};
+const toMembership = (i: Record<string, unknown>): Membership => {
+  const [firstName, lastName, passwordHash] = [str(i.firstName), str(i.lastName), str(i.passwordHash)];
+  return {
+    tenantId: i.tenantId as string,
+    userId: i.userId as string,
+    role: i.role as Membership['role'],
+    accessList: (i.accessList as Membership['accessList'] | undefined) ?? [],
+    status: i.status as Membership['status'],
+    ...(firstName ? { firstName } : {}),
+    ...(lastName ? { lastName } : {}),
+    ssoOnly: i.ssoOnly === true,
+    ...(passwordHash ? { passwordHash } : {}),
+    version: i.version as number,
+    createdAt: i.createdAt as string,
+    updatedAt: i.updatedAt as string,
+  };
+};
 const toLink = (i: Record<string, unknown>): IdentityLink => ({
   connectionId: i.connectionId as string,
   tenantId: i.tenantId as string,

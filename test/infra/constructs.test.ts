@@ -135,6 +135,8 @@ describe('event targets', () => {
 describe('the stack with every optional setting', () => {
   const app = newApp({
     stage: 'staging',
+    mailFrom: 'no-reply@sso.example.com',
+    sesIdentity: 'example.com',
     domainName: 'sso.example.com',
     certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/abc',
     alarmEmail: 'ops@example.com',
@@ -181,6 +183,41 @@ describe('the stack with every optional setting', () => {
       const props = template.toJSON().Resources[logicalId(stack, fn)].Properties;
       expect(props.VpcConfig !== undefined, name).toBe(name.startsWith('ldap'));
     }
+  });
+
+  it('grants mail on the parent-domain identity it was given, with no configuration set', () => {
+    for (const [name, fn] of stack.functions) {
+      const env = template.toJSON().Resources[logicalId(stack, fn)].Properties.Environment.Variables;
+      expect(env.MAIL_FROM, name).toBe(
+        FUNCTIONS[name as keyof typeof FUNCTIONS]?.mail ? 'no-reply@sso.example.com' : undefined,
+      );
+      expect(env.MAIL_CONFIGURATION_SET, name).toBeUndefined();
+    }
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
+            Action: 'ses:SendEmail',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [
+                  'arn:',
+                  { Ref: 'AWS::Partition' },
+                  ':ses:',
+                  { Ref: 'AWS::Region' },
+                  ':',
+                  { Ref: 'AWS::AccountId' },
+                  ':identity/example.com',
+                ],
+              ],
+            },
+            Condition: { StringEquals: { 'ses:FromAddress': 'no-reply@sso.example.com' } },
+          },
+        ]),
+      },
+    });
   });
 
   it('names its secrets after the stage', () => {

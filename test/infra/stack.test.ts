@@ -12,6 +12,9 @@ import { FUNCTIONS, type FunctionSpec, ROUTES, routeKey } from '../../shared/rou
 import { TABLE } from '../../shared/store/table.ts';
 import { cdkJsonContext, grantsOf, nagFindings, resourceLabels, sortGrants } from './helpers.ts';
 
+/** Mail through SES with a configuration set, so the grant shows both resources a send names. */
+const MAIL_CONTEXT = { mailFrom: 'no-reply@sso.example.com', mailConfigurationSet: 'sso-test' } as const;
+
 /**
  * The production stack, synthesized once with real esbuild bundling (what `cdk synth` does), then
  * inspected. Stage `test` so that names visibly come from context.
@@ -22,7 +25,7 @@ let template: Template;
 let assemblyDir: string;
 
 beforeAll(() => {
-  app = new App({ context: { ...cdkJsonContext(), stage: 'test' } });
+  app = new App({ context: { ...cdkJsonContext(), stage: 'test', ...MAIL_CONTEXT } });
   stack = new SsoStack(app, 'sso-test', { config: readStackConfig((key) => app.node.tryGetContext(key)) });
   template = Template.fromStack(stack);
   assemblyDir = app.synth().directory;
@@ -206,6 +209,7 @@ describe('IAM: least privilege from each spec', () => {
       grants.push(...on(actions, ['connection-secrets']));
     }
     if (spec.events) grants.push('events:PutEvents on bus');
+    if (spec.mail) grants.push(...on(['ses:SendEmail'], ['ses-identity', 'ses-configuration-set']));
     return [...new Set(grants)].sort();
   }
 
@@ -220,6 +224,8 @@ describe('IAM: least privilege from each spec', () => {
       'session-keys': stack.data.sessionKeys.secretArn,
       'connection-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/tenants/*`,
       bus: stack.events.bus.eventBusArn,
+      'ses-identity': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:identity/sso.example.com`,
+      'ses-configuration-set': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:configuration-set/sso-test`,
       'own-log-group': f.logGroup.logGroupArn,
     });
     return grantsOf(template, logicalId(role), labels);
@@ -239,9 +245,54 @@ describe('IAM: least privilege from each spec', () => {
     expect(wildcards).toEqual([]);
   });
 
-  it('health touches no table, secret or bus', () => {
+  it('health touches no table, secret, bus or mail', () => {
     const grants = grantsOfFunction('health');
-    expect(grants.filter((g) => /^(dynamodb|secretsmanager|events):/.test(g.action))).toEqual([]);
+    expect(grants.filter((g) => /^(dynamodb|secretsmanager|events|ses):/.test(g.action))).toEqual([]);
+  });
+
+  it.each(FUNCTION_ENTRIES)(
+    '%s: MAIL_FROM and the SES grant exactly when the spec declares mail',
+    (name, spec) => {
+      const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
+      const sesGrants = grantsOfFunction(name).filter((g) => g.action.startsWith('ses:'));
+      if (spec.mail) {
+        expect(env).toMatchObject({
+          MAIL_FROM: 'no-reply@sso.example.com',
+          MAIL_CONFIGURATION_SET: 'sso-test',
+        });
+        expect(sortGrants(sesGrants)).toEqual([
+          'ses:SendEmail on ses-configuration-set',
+          'ses:SendEmail on ses-identity',
+        ]);
+      } else {
+        expect(env).not.toHaveProperty('MAIL_FROM');
+        expect(env).not.toHaveProperty('MAIL_CONFIGURATION_SET');
+        expect(sesGrants).toEqual([]);
+      }
+    },
+  );
+
+  it('sends mail only from the configured sender address (ses:FromAddress)', () => {
+    const sesStatements = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((policy) =>
+      (
+        policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Condition?: unknown }[]
+      ).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('ses:'))),
+    );
+    expect(sesStatements.length).toBe(FUNCTION_ENTRIES.filter(([, spec]) => spec.mail).length);
+    for (const statement of sesStatements) {
+      expect(statement).toMatchObject({
+        Effect: 'Allow',
+        Action: 'ses:SendEmail',
+        Condition: { StringEquals: { 'ses:FromAddress': 'no-reply@sso.example.com' } },
+      });
+    }
+  });
+
+  it('declares mail for the invitation (admin) and password-reset (password-login) functions', () => {
+    expect(FUNCTION_ENTRIES.filter(([, spec]) => spec.mail).map(([name]) => name)).toEqual([
+      'admin',
+      'password-login',
+    ]);
   });
 
   it('admin may write the table and manage connection secrets, and nothing beyond its spec', () => {
@@ -260,6 +311,8 @@ describe('IAM: least privilege from each spec', () => {
         'connection-secrets',
         'operator-token',
         'own-log-group',
+        'ses-configuration-set',
+        'ses-identity',
         'session-keys',
         'table',
         'table/index/gsi1',

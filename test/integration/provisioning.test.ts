@@ -149,7 +149,15 @@ describe('provisioning mode jit', () => {
     const { tenantId, connectionId } = await tenantWithConnection(stack, 'jit-verified', {
       provisioning: { mode: 'jit', verifiedDomains: ['verified.test'] },
     });
-    const out = await ssoLogin(identityFor(connectionId, tenantId, { email: 'multi@verified.test' }));
+    const identity = identityFor(connectionId, tenantId, { email: 'multi@verified.test' });
+    // the connection's word counts only once the domain is verified for this tenant
+    expect(await ssoLogin(identity)).toMatchObject({ status: 409, code: 'account_exists' });
+    await stack.call('POST', `/admin/tenants/${tenantId}/domains`, { body: { domain: 'verified.test' } });
+    const verified = await stack.call('POST', `/admin/tenants/${tenantId}/domains/verified.test/verify`, {
+      body: { method: 'operator' },
+    });
+    expect(verified.status).toBe(200);
+    const out = await ssoLogin(identity);
     expect(out.status).toBe(200);
     expect(out.session?.sub).toBe(person.body.id);
     const discover = await stack.call<{ tenants: { id: string }[] }>(

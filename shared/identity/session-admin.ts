@@ -1,0 +1,67 @@
+import { actorOf, type Principal } from '../auth/principal.ts';
+import { Errors } from '../errors.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import type { Runtime } from '../runtime.ts';
+import { deleteSessions, listSessionsOfUser, setSessionsValidAfter } from '../store/sessions.ts';
+import { getMembership } from '../store/users.ts';
+import { tenantToManage } from '../tenants/service.ts';
+
+/** Why a member's sessions were ended; it goes to the audit trail. */
+export type SessionRevocationReason = 'revoked_by_admin' | 'membership_disabled' | 'membership_removed';
+
+/**
+ * How long the cutoff is kept: the longest session a tenant may set (`sessionTtlSeconds`, 30
+ * days) and a day of margin. Past it, every session the cutoff could end has expired by itself.
+ */
+const CUTOFF_TTL_SECONDS = 31 * 86_400;
+
+/**
+ * Ends every session of a user in one tenant, at once; sessions in the user's other tenants and
+ * API tokens are untouched. Two steps, because gsi1 (which lists a user's sessions) is eventually
+ * consistent: first a cutoff that every use of a session reads consistently, so a session created
+ * a moment ago that the index does not show yet ends too, and so does anything created before it
+ * if the member is re-enabled or re-added later; then the sessions the index shows are deleted.
+ * Returns the ids deleted (for back-channel logout and refresh-token revocation).
+ */
+export async function revokeUserSessions(
+  rt: Runtime,
+  tenantId: string,
+  userId: string,
+  reason: SessionRevocationReason,
+  by?: Principal,
+): Promise<{ sessionIds: string[]; sessionsValidAfter: string }> {
+  const now = rt.clock.now();
+  const sessionsValidAfter = now.toISOString();
+  await setSessionsValidAfter(
+    rt.db,
+    tenantId,
+    userId,
+    sessionsValidAfter,
+    epochSeconds(now) + CUTOFF_TTL_SECONDS,
+  );
+  const sessionIds = (await listSessionsOfUser(rt.db, userId, tenantId)).map((s) => s.id);
+  await deleteSessions(rt.db, sessionIds);
+  await rt.events.publish({
+    type: 'session.revoked',
+    tenantId,
+    detail: { ...(by ? actorOf(by) : {}), userId, reason, sessionIds, sessionsValidAfter },
+  });
+  return { sessionIds, sessionsValidAfter };
+}
+
+/**
+ * DELETE /admin/tenants/{t}/users/{userId}/sessions: an owner or admin of the tenant, or the
+ * operator, signs a member out everywhere in this tenant. Another tenant's member gets 404 (ids
+ * are not probed), an auditor or member 403, a user who is not a member 404; nothing is written
+ * before those checks pass.
+ */
+export async function revokeSessions(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  userId: string,
+): Promise<void> {
+  await tenantToManage(rt, principal, tenantId);
+  if (!(await getMembership(rt.db, tenantId, userId, true))) throw Errors.notFound('The user');
+  await revokeUserSessions(rt, tenantId, userId, 'revoked_by_admin', principal);
+}

@@ -1,0 +1,57 @@
+import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Db } from '../runtime.ts';
+import { isConditionFailure } from './conditions.ts';
+import { keys } from './keys.ts';
+
+/**
+ * Login attempt counters, one item per scope (the caller names it, window included). A counter
+ * holds the attempts in flight and the failures they became; its item expires with its window
+ * (TTL). Each change is one conditional update of one item: DynamoDB applies them to an item one
+ * at a time, so parallel attempts can never take more places than the limit.
+ */
+
+/**
+ * Takes one place in the counter if fewer than `max` are taken; false when all are. `expiresAt`
+ * (epoch seconds, the window's end) is the item's TTL.
+ */
+export async function takeAttempt(db: Db, scope: string, max: number, expiresAt: number): Promise<boolean> {
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.attempt(scope),
+        UpdateExpression: 'ADD #c :one SET expiresAt = :end, entity = :e',
+        ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
+        ExpressionAttributeNames: { '#c': 'count' },
+        ExpressionAttributeValues: { ':one': 1, ':max': max, ':end': expiresAt, ':e': 'attempt' },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+/** Gives one place back. Never below zero, and a counter already gone (cleared, expired) stays gone. */
+export async function giveBackAttempt(db: Db, scope: string): Promise<void> {
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: keys.attempt(scope),
+        UpdateExpression: 'ADD #c :minusOne',
+        ConditionExpression: '#c > :zero',
+        ExpressionAttributeNames: { '#c': 'count' },
+        ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionFailure(error)) throw error;
+  }
+}
+
+/** Forgets every attempt the counter holds. */
+export async function clearAttempts(db: Db, scope: string): Promise<void> {
+  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.attempt(scope) }));
+}

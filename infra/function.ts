@@ -89,8 +89,8 @@ export function sesResources(stack: Stack, mail: MailBinding): string[] {
   ];
 }
 
-/** Packages only the mail port loads (on first use); left out of the bundles of functions without mail. */
-export const MAIL_ONLY_MODULES = ['@aws-sdk/client-sesv2'] as const;
+/** What functions without `mail` in their spec bundle instead of the SES client. */
+export const MAIL_ABSENT = join(REPO_ROOT, 'infra', 'mail-absent.ts');
 
 /** Where a function runs when it needs a private network (the LDAP functions). */
 export interface FunctionNetwork {
@@ -160,9 +160,9 @@ export class SsoFunction extends NodejsFunction {
         // is ~40 unminified CommonJS packages; bench/README.md), and it pins the SDK to the lock
         // file's version. Except where it would take the bundle over 1 MB (RUNTIME_SDK).
         bundleAwsSDK: !RUNTIME_SDK.has(name),
-        // The SES client (~60 kB) only where the spec declares mail: the mail port loads it on the
-        // first message, which a function without mail never sends.
-        ...(!RUNTIME_SDK.has(name) && !spec.mail ? { externalModules: [...MAIL_ONLY_MODULES] } : {}),
+        // The SES client (~60 kB) only where the spec declares mail; elsewhere a stand-in that
+        // refuses to send (infra/mail-absent.ts).
+        ...(spec.mail ? {} : { esbuildArgs: { '--alias': `@aws-sdk/client-sesv2=${MAIL_ABSENT}` } }),
         // Some bundled CommonJS dependencies call require() for Node built-ins; ESM has no
         // require, so the bundle defines one.
         banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",

@@ -160,7 +160,10 @@ export function createLocalServer(options: LocalServerOptions): Server {
   const compiled = options.routes.map(compile).sort((a, b) => b.specificity - a.specificity);
   return createServer(async (req, res) => {
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      // A request target such as `//[` or `http://[x/` is not a URL: the client's error, as API
+      // Gateway answers it, not an unhandled one.
+      const url = URL.parse(req.url ?? '/', 'http://localhost');
+      if (!url) return envelope(res, 400, 'invalid_request', 'The request target is not a valid URL.');
       if (options.extra && (await options.extra(req, res, url))) return;
       const method = (req.method ?? 'GET').toUpperCase();
       const candidates = compiled.filter((c) => c.pattern.test(url.pathname));

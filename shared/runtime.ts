@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, mailSettings, readConfig } from './config.ts';
 import { type Clock, systemClock } from './ports/clock.ts';
@@ -62,8 +63,6 @@ function sesMailer(config: Config): Mailer {
   let mailer: SesMailer | undefined;
   return {
     async send(message) {
-      const settings = mailSettings(config);
-      const { SESv2Client } = await import('@aws-sdk/client-sesv2');
       mailer ??= new SesMailer(
         traced(
           new SESv2Client({
@@ -72,7 +71,7 @@ function sesMailer(config: Config): Mailer {
             maxAttempts: 2,
           }),
         ),
-        settings,
+        mailSettings(config),
       );
       return mailer.send(message);
     },

@@ -10,6 +10,7 @@ import { TenantRole } from '../tenants/model.ts';
 import { getTenant, tenantToManage } from '../tenants/service.ts';
 import { ACCESS_LEVELS, type Membership, type User } from './model.ts';
 import { hashPassword, NewPassword, passwordHashIn } from './passwords.ts';
+import { revokeUserSessions } from './session-admin.ts';
 
 /**
  * Admin operations on a tenant's members, groups, external roles and mappings. A member is a user
@@ -275,6 +276,9 @@ export async function patchUser(
     }
     throw Errors.versionConflict();
   }
+  if (nextMembership.status === 'disabled' && membership.status !== 'disabled') {
+    await revokeUserSessions(rt, tenantId, userId, 'membership_disabled', principal);
+  }
   await rt.events.publish({
     type: patch.role || patch.status || patch.accessList ? 'membership.changed' : 'user.updated',
     tenantId,
@@ -296,6 +300,7 @@ export async function removeUser(rt: Runtime, principal: Principal, tenantId: st
   await keepAnAdministrator(rt, tenantId, membership, undefined);
   if (!(await users.writeTogether(rt.db, [users.tx.deleteMembership(rt.db, membership)])))
     throw Errors.versionConflict();
+  await revokeUserSessions(rt, tenantId, userId, 'membership_removed', principal);
   await rt.events.publish({
     type: 'membership.changed',
     tenantId,

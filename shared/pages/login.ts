@@ -129,7 +129,11 @@ ${
     ? `<form method="post" action="${escapeHtml(form.url)}" id="password-form">${hidden}
 <label>Email<input type="email" name="email" autocomplete="username" required></label>
 <label>Password<input type="password" name="password" autocomplete="current-password" required></label>
-<button class="primary" type="submit">Sign in${form.type === 'ldap' ? ` with ${escapeHtml(form.name)}` : ''}</button></form>`
+<button class="primary" type="submit">Sign in${form.type === 'ldap' ? ` with ${escapeHtml(form.name)}` : ''}</button></form>${
+        form.type === 'password'
+          ? `\n<p><a id="forgot" href="${escapeHtml(`${rt.config.BASE_URL}/login/forgot?tenant=${tenant.id}`)}">Forgot your password?</a></p>`
+          : ''
+      }`
     : ''
 }
 </main></body></html>`;

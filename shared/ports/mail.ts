@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SESv2Client, SendEmailCommandInput } from '@aws-sdk/client-sesv2';
+import { type SESv2Client, SendEmailCommand, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import { AppError } from '../errors.ts';
 import { logger } from '../logger.ts';
 
@@ -98,9 +98,6 @@ export class SesMailer implements Mailer {
     };
     const signal = AbortSignal.timeout(this.#timeoutMs);
     try {
-      // Loaded on use: functions that send no mail leave the SES client out of their bundle
-      // (infra/function.ts), and never reach this line.
-      const { SendEmailCommand } = await import('@aws-sdk/client-sesv2');
       await Promise.race([
         this.client.send(new SendEmailCommand(input), { abortSignal: signal }),
         whenAborted(signal),

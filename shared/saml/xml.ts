@@ -18,14 +18,12 @@ const tooDeep = (what: string) =>
 
 /**
  * Parses XML we did not write. A DOCTYPE is refused before parsing (no entity expansion, no
- * external entities: billion laughs and XXE never reach a parser), any parser error or warning is
- * fatal rather than repaired, and the element nesting is bounded before any other code walks the
- * tree: the parser builds a DOM of any depth without recursion, but the canonicalization,
- * decryption and serialization libraries that read it afterwards recurse, and 12,000 nested
- * elements would exhaust their stack.
+ * external entities: billion laughs and XXE never reach a parser), then the shape is checked on
+ * the text (`checkShape`), and any parser error or warning is fatal rather than repaired.
  */
 export function parseUntrustedXml(xml: string, what = 'message'): Document {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw malformed(`a ${what} must not contain a DOCTYPE`);
+  checkShape(xml, what);
   let problem: string | undefined;
   const parser = new DOMParser({
     locator: {},
@@ -49,7 +47,7 @@ export function parseUntrustedXml(xml: string, what = 'message'): Document {
   }
   if (problem || !doc?.documentElement) throw malformed(`the ${what} is not well-formed XML`, problem);
   for (const [node, depth] of nodesBelow(doc)) {
-    // The document element is at depth 1; comments, CDATA and text are not elements and never count.
+    // The same bound on the tree the parser built (the document element is at depth 1).
     if (node.nodeType === ELEMENT && depth > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
     // A processing instruction inside the content is canonicalized like text (xml-crypto writes its
     // data) but read as nothing: `admin@victim.test<?x .evil.test?>` would be signed as
@@ -59,6 +57,77 @@ export function parseUntrustedXml(xml: string, what = 'message'): Document {
     }
   }
   return doc;
+}
+
+/** Comments and processing instructions (the XML declaration included) allowed beside the element. */
+const MAX_NODES_OUTSIDE_ELEMENT = 16;
+
+/**
+ * One loop over the text before the parser sees it, refusing two shapes that cost far more than
+ * their size. Nesting deeper than MAX_DOCUMENT_DEPTH (`xml_too_deep`): the canonicalization,
+ * decryption and serialization code that reads the DOM recurses, and 12,000 nested elements
+ * exhaust its stack. Many nodes outside the document element (a second root, text, a run of
+ * comments): xmldom re-indexes the document's children on each one, quadratic time, minutes of
+ * CPU for 256 KB. Tags are told apart from comments, CDATA sections, processing instructions and
+ * quoted attribute values (which may hold `>`); for well-formed XML the count is exact, and what
+ * is not well-formed is refused here or by the parser.
+ */
+function checkShape(xml: string, what: string): void {
+  let depth = 0;
+  let roots = 0;
+  let outside = 0;
+  let i = 0;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    if (depth === 0 && /\S/.test(xml.slice(i, lt < 0 ? undefined : lt))) {
+      throw malformed(`the ${what} has text outside its element`);
+    }
+    if (lt < 0) return;
+    let end: number;
+    if (xml.startsWith('</', lt)) {
+      end = skipPast(xml, '>', lt + 2);
+      depth--;
+    } else if (xml.startsWith('<!', lt) || xml.startsWith('<?', lt)) {
+      // A comment, CDATA section or processing instruction: skipped whole, nothing inside counts.
+      end = xml.startsWith('<!--', lt)
+        ? skipPast(xml, '-->', lt + 4)
+        : xml.startsWith('<![CDATA[', lt)
+          ? skipPast(xml, ']]>', lt + 9)
+          : skipPast(xml, xml.startsWith('<?', lt) ? '?>' : '>', lt + 2);
+      if (depth === 0 && ++outside > MAX_NODES_OUTSIDE_ELEMENT) {
+        throw malformed(`the ${what} has too many comments or processing instructions outside its element`);
+      }
+    } else {
+      end = startTagEnd(xml, lt + 1);
+      if (depth === 0 && ++roots > 1) throw malformed(`the ${what} has more than one root element`);
+      // A self-closing tag ends with "/>" and opens no level.
+      if (end > 0 && xml.charCodeAt(end - 2) !== 0x2f) {
+        depth++;
+        if (depth > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
+      }
+    }
+    if (end < 0 || depth < 0) throw malformed(`the ${what} is not well-formed XML`);
+    i = end;
+  }
+}
+
+/** The index just past `token`, searching from `from`; -1 when it never comes. */
+function skipPast(xml: string, token: string, from: number): number {
+  const at = xml.indexOf(token, from);
+  return at < 0 ? -1 : at + token.length;
+}
+
+/** The index just past the `>` that ends a start tag, skipping quoted attribute values; -1 if none. */
+function startTagEnd(xml: string, from: number): number {
+  let quote = 0;
+  for (let j = from; j < xml.length; j++) {
+    const c = xml.charCodeAt(j);
+    if (quote !== 0) {
+      if (c === quote) quote = 0;
+    } else if (c === 0x22 || c === 0x27) quote = c;
+    else if (c === 0x3e) return j + 1;
+  }
+  return -1;
 }
 
 const ELEMENT = 1;

@@ -33,21 +33,44 @@ export async function takeAttempt(db: Db, scope: string, max: number, expiresAt:
   }
 }
 
-/** Gives one place back. Never below zero, and a counter already gone (cleared, expired) stays gone. */
+/**
+ * Gives one place back; the last one takes the item with it, so an attempt that came to nothing
+ * leaves nothing behind. A counter already gone (cleared, expired) stays gone.
+ */
 export async function giveBackAttempt(db: Db, scope: string): Promise<void> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.attempt(scope),
-        UpdateExpression: 'ADD #c :minusOne',
-        ConditionExpression: '#c > :zero',
-        ExpressionAttributeNames: { '#c': 'count' },
-        ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
-      }),
-    );
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
+  const key = keys.attempt(scope);
+  // Two conditional writes, tried in turn until one applies: another attempt can take or give back
+  // a place between them. Past the tries the place stays taken, which only errs towards refusing.
+  for (let tries = 0; tries < 5; tries++) {
+    try {
+      await db.doc.send(
+        new DeleteCommand({
+          TableName: db.table,
+          Key: key,
+          ConditionExpression: 'attribute_not_exists(#c) OR #c <= :one',
+          ExpressionAttributeNames: { '#c': 'count' },
+          ExpressionAttributeValues: { ':one': 1 },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    try {
+      await db.doc.send(
+        new UpdateCommand({
+          TableName: db.table,
+          Key: key,
+          UpdateExpression: 'ADD #c :minusOne',
+          ConditionExpression: '#c > :one',
+          ExpressionAttributeNames: { '#c': 'count' },
+          ExpressionAttributeValues: { ':minusOne': -1, ':one': 1 },
+        }),
+      );
+      return;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 }
 

@@ -102,6 +102,11 @@ export const keys = {
   }),
   state: (state: string): Key => ({ pk: P.state + state, sk: 'STATE' }),
   session: (sessionId: string): Key => ({ pk: P.session + sessionId, sk: 'SESSION' }),
+  /** A member's session cutoff in one tenant: sessions created at or before it no longer stand. */
+  sessionCutoff: (tenantId: string, userId: string): Key => ({
+    pk: `${P.session}CUTOFF#${tenantId}#${userId}`,
+    sk: 'SESSION_CUTOFF',
+  }),
   /** gsi1: a user's sessions in one tenant (revoked together when the member is disabled or removed). */
   sessionByUser: (userId: string, tenantId: string, sessionId: string): Gsi1Key => ({
     gsi1pk: P.user + userId,

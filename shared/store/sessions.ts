@@ -43,7 +43,7 @@ const toSession = (item: Record<string, unknown>): SessionRecord => {
  * `sessionsValidAfter` are over. Its id can never be a session id (those are UUIDs), so it sits
  * under the session key without meeting one.
  */
-const cutoffKey = (tenantId: string, userId: string) => keys.session(`cutoff:${tenantId}:${userId}`);
+const cutoffKey = keys.sessionCutoff;
 
 export async function putSession(db: Db, session: SessionRecord): Promise<void> {
   await db.doc.send(

@@ -44,6 +44,12 @@ function fn(name: string) {
   return found;
 }
 
+/** The folder of a function's bundled code in the cloud assembly. */
+function assetDir(name: string): string {
+  const code = template.toJSON().Resources[logicalId(fn(name))].Properties.Code as { S3Key: string };
+  return join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+}
+
 function properties(type: string): Record<string, unknown>[] {
   return Object.values(template.findResources(type)).map((r) => r.Properties as Record<string, unknown>);
 }
@@ -152,8 +158,7 @@ describe('the functions', () => {
   it.each(FUNCTION_ENTRIES)(
     '%s: bundled as minified ESM with the require banner and a source map, the AWS SDK inside unless listed, under 1 MB',
     (name) => {
-      const code = template.toJSON().Resources[logicalId(fn(name))].Properties.Code as { S3Key: string };
-      const dir = join(assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+      const dir = assetDir(name);
       const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
       expect(
         bundle.startsWith(
@@ -165,6 +170,16 @@ describe('the functions', () => {
       const sdkImported = /\bfrom"@aws-sdk\//.test(bundle);
       expect(sdkImported).toBe(RUNTIME_SDK.has(name));
       expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(1_000_000);
+    },
+  );
+
+  it.each(FUNCTION_ENTRIES)(
+    '%s: the SES client in the bundle only when the spec declares mail',
+    (name, spec) => {
+      const bundle = readFileSync(join(assetDir(name), 'index.mjs'), 'utf8');
+      // SendEmail's HTTP path, from the client's schemas; and no import of the package left over.
+      expect(bundle.includes('/v2/email/outbound-emails')).toBe(spec.mail);
+      expect(bundle).not.toContain('@aws-sdk/client-sesv2');
     },
   );
 });

@@ -355,6 +355,42 @@ describe('SAML metadata on save', () => {
     expect(codes(second.body).problems).toEqual(['entity_id_in_use', 'weak_key']);
   });
 
+  it('never tells a tenant that another tenant uses the same IdP entityID', async () => {
+    const other = 'conn-co-other';
+    const otherBase = `/admin/tenants/${other}/connections`;
+    expect((await stack.call('POST', '/admin/tenants', { body: { id: other, name: 'Other' } })).status).toBe(
+      201,
+    );
+    const entityId = 'https://idp.shared-between-tenants.test';
+    const meta = idpMetadata(entityId, [makeIdpKey().certDer], `${entityId}/sso`);
+    const body = { type: 'saml', name: 'Shared IdP', saml: { idpMetadataXml: meta } };
+    const mine = await stack.call<View>('POST', base, { body });
+    expect(mine.status).toBe(201);
+    expect(mine.body.compatibility.problems).toEqual([]);
+
+    // The other tenant's admin learns nothing of the first tenant's connection: not on save,
+    // not on a live test, and the first tenant does not learn of the second one either.
+    const theirs = await stack.call<View>('POST', otherBase, { body });
+    expect(theirs.status).toBe(201);
+    expect(theirs.body.compatibility.problems).toEqual([]);
+    const tested = await stack.call<View>('POST', `${otherBase}/${theirs.body.id}/test`);
+    expect(tested.status, tested.text).toBe(200);
+    expect(tested.body.compatibility.problems).toEqual([]);
+    const resaved = await stack.call<View>('PATCH', `${base}/${mine.body.id}`, { body: { name: 'Resaved' } });
+    expect(resaved.status).toBe(200);
+    expect(resaved.body.compatibility.problems).toEqual([]);
+    for (const res of [theirs, tested, resaved]) {
+      expect(res.text).not.toContain('entity_id_in_use');
+      expect(res.text).not.toContain(res === resaved ? theirs.body.id : mine.body.id);
+    }
+
+    // Within one tenant a second connection to the same IdP is still reported.
+    const twice = await stack.call<View>('POST', otherBase, { body });
+    expect((twice.body.compatibility.problems as { code: string }[]).map((p) => p.code)).toEqual([
+      'entity_id_in_use',
+    ]);
+  });
+
   it('refuses a metadata URL pointing at an internal address when private URLs are not allowed', async () => {
     const { checkUrl } = await import('../../shared/net/url-guard.ts');
     for (const url of [

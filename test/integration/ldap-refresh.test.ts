@@ -186,7 +186,13 @@ describe('POST /session/refresh for LDAP sessions', () => {
     const { tenantId, connectionId } = await setUp({});
     const signed = await login(connectionId, 'alice');
     const patched = await stack.call('PATCH', `/admin/tenants/${tenantId}/connections/${connectionId}`, {
-      body: { ldap: { url: `ldaps://127.0.0.1:${await freePort()}` } },
+      // The service account password goes along: a moved connection would otherwise discard it.
+      body: {
+        ldap: {
+          url: `ldaps://127.0.0.1:${await freePort()}`,
+          dnResolution: { method: 'search', baseDn: BASE_DN, serviceAccount: SVC },
+        },
+      },
     });
     expect(patched.status, patched.text).toBe(200);
     advance(120);

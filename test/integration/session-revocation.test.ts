@@ -228,8 +228,8 @@ describe('a disabled member', () => {
 });
 
 /**
- * These need shared/identity/admin.ts to call revokeUserSessions when a member is disabled
- * (reason membership_disabled) or removed (membership_removed); they fail until it does.
+ * These rely on shared/identity/admin.ts calling revokeUserSessions when a member is disabled
+ * (reason membership_disabled) or removed (membership_removed).
  */
 describe('wired in admin.ts: disabling or removing a member revokes their sessions', () => {
   it('disable: deletes the sessions in that tenant, audits it, and re-enabling brings none back', async () => {

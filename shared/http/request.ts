@@ -43,8 +43,8 @@ export function jsonNestsDeeperThan(text: string, limit = MAX_DOCUMENT_DEPTH): b
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c)
-        i++; // a backslash: the next character is escaped, even a quote
+      // A backslash escapes the next character, a quote included.
+      if (c === 0x5c) i++;
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {

@@ -159,10 +159,16 @@ describe('password login under a burst of parallel guesses', { timeout: 120_000 
     expect((await ssoLogin(identityFor(connectionId, tenantId, { email: 'sso@burst.test' }))).status).toBe(
       200,
     );
+    // More than the limit, one after the other: an answer given before the check counts for nothing.
+    for (let i = 0; i < 12; i++) {
+      const res = await passwordLogin(tenantId, 'sso@burst.test', WRONG);
+      expect(res.body.error.code).toBe('sso_required');
+    }
+    // At once, they hold their places while in flight, then give them all back.
     const answers = await Promise.all(
       Array.from({ length: 20 }, () => passwordLogin(tenantId, 'sso@burst.test', WRONG)),
     );
-    expect(tally(answers)).toEqual({ 403: 20 });
+    expect((tally(answers)[403] ?? 0) + (tally(answers)[429] ?? 0)).toBe(20);
     expect(await counters(tenantId)).toEqual({ account: 0, ip: 0 });
     expect((await passwordLogin('no-such-tenant', 'sso@burst.test', WRONG)).status).toBe(404);
   });

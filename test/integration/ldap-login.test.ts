@@ -58,6 +58,22 @@ const searchConfig = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+/**
+ * The tests' tenants share one directory and its domain; a domain is verified for one tenant at a
+ * time, so the operator moves it to the tenant a test is about to sign in to.
+ */
+let domainHolder: string | undefined;
+async function holdDomain(tenantId: string) {
+  if (domainHolder === tenantId) return;
+  if (domainHolder) await stack.call('DELETE', `/admin/tenants/${domainHolder}/domains/example.test`);
+  await stack.call('POST', `/admin/tenants/${tenantId}/domains`, { body: { domain: 'example.test' } });
+  const verified = await stack.call('POST', `/admin/tenants/${tenantId}/domains/example.test/verify`, {
+    body: { method: 'operator' },
+  });
+  expect(verified.status, verified.text).toBe(200);
+  domainHolder = tenantId;
+}
+
 async function newConnection(
   tenantId: string,
   ldap: Record<string, unknown>,
@@ -68,12 +84,14 @@ async function newConnection(
       type: 'ldap',
       name: 'Directory',
       ldap,
-      // The directory vouches for its domain, so one person may sign in to several test tenants.
+      // The directory vouches for its domain (verified for the test's tenant by holdDomain), so one
+      // person may sign in to several test tenants.
       provisioning: { mode: 'jit', verifiedDomains: ['example.test'] },
       ...extra,
     },
   });
   expect(res.status, res.text).toBe(201);
+  await holdDomain(tenantId);
   return res.body.id;
 }
 

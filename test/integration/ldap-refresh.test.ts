@@ -65,6 +65,13 @@ async function setUp(ldap: Record<string, unknown>, mapped: string[] = ['enginee
     },
   });
   expect(created.status, created.text).toBe(201);
+  // the directory's domain counts only where verified: the operator moves it to this test's tenant
+  if (tenants > 1) await stack.call('DELETE', `/admin/tenants/refresh-t${tenants - 1}/domains/example.test`);
+  await stack.call('POST', `/admin/tenants/${tenantId}/domains`, { body: { domain: 'example.test' } });
+  const verified = await stack.call('POST', `/admin/tenants/${tenantId}/domains/example.test/verify`, {
+    body: { method: 'operator' },
+  });
+  expect(verified.status, verified.text).toBe(200);
   const connectionId = created.body.id;
   for (const name of mapped) {
     const group = await stack.call<{ id: string }>('POST', `/admin/tenants/${tenantId}/groups`, {

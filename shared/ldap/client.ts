@@ -232,6 +232,14 @@ export class Directory {
 
   static async #open(target: Target, options: OpenOptions, signal?: AbortSignal): Promise<Directory> {
     const url = new URL(target.url);
+    // A connection saved plain before the admin API refused it still never talks plain in AWS.
+    if (target.insecure && url.protocol !== 'ldaps:' && !options.allowPrivate) {
+      throw new AppError(
+        400,
+        'insecure_transport_not_allowed',
+        'This directory connection is set to plain LDAP, which is allowed only on a local or test deployment.',
+      );
+    }
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // One budget for everything, DNS included, well under the Lambda's timeout.
     const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS;

@@ -569,8 +569,8 @@ const authArb: fc.Arbitrary<string | undefined> = fc.oneof(
     `Bearer ${'a'.repeat(6000)}`,
     `Bearer ${fakeJwt('{"alg":"none"}', '{"sub":"x","tid":"fuzz-co","role":"owner"}')}`,
     `Bearer ${fakeJwt('{"alg":"ES256","kid":"../../x"}', '{"sub":"x"}')}`,
-    `Bearer ${fakeJwt(deepArray(2000), '{}')}`,
-    `Bearer ${fakeJwt('{"alg":"HS256"}', deepObject(1000))}`,
+    `Bearer ${fakeJwt(deepArray(1000), '{}')}`,
+    `Bearer ${fakeJwt('{"alg":"HS256"}', deepObject(300))}`,
     'Bearer a.b.c.d.e',
     'Bearer ....',
   ),
@@ -588,7 +588,7 @@ const cookieArb: fc.Arbitrary<string | undefined> = fc.oneof(
     '=; ;;',
     `${'a'.repeat(4000)}=1`,
     `sso_session=${fakeJwt('{"alg":"none"}', '{"sub":"x"}')}`,
-    `sso_session=${fakeJwt(deepObject(1000), '{}')}`,
+    `sso_session=${fakeJwt(deepObject(300), '{}')}`,
     '__proto__=x; constructor=y',
   ),
 );
@@ -629,7 +629,7 @@ const queryArb: fc.Arbitrary<string> = fc.oneof(
             '1e309',
             'NaN',
             '99999999999999999999',
-            b64url(deepObject(3000)),
+            b64url(deepObject(300)),
             b64url('{"pk":"TENANT#fuzz-co","sk":{"x":1}}'),
             b64url('{"pk":"TENANT#fuzz-co","sk":"MEMBER#","__proto__":{}}'),
           ),
@@ -679,7 +679,10 @@ describe('every route of the route table, hostile input (fast-check)', () => {
           const answer = await send(route.method, path, headers, r.body.bytes);
           const what = `${route.method} ${path.slice(0, 120)} [${r.body.label}, ${contentType}]`;
           expect(answer.status, `${what}: ${answer.text.slice(0, 300)}`).toBeLessThan(500);
-          if (answer.status >= 400) expect(codeOf(answer) ?? 'no code', what).toMatch(/^[a-z0-9_]+$/);
+          // 431: Node's limit on the request line and headers refused it before any handler ran.
+          if (answer.status >= 400 && answer.status !== 431) {
+            expect(codeOf(answer) ?? `no code (${answer.status})`, what).toMatch(/^[a-z0-9_]+$/);
+          }
         }),
         { numRuns: 12 },
       );

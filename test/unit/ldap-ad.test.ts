@@ -733,3 +733,30 @@ describe('opening the directory while a gate (the login throttle) is checked', (
     await expect(opening).rejects.toBe(refusal);
   });
 });
+
+describe('a plain-LDAP connection saved before it was refused', () => {
+  it('is never opened where private and plain transports are not allowed', async () => {
+    let connected = false;
+    const server = createServer((socket) => {
+      connected = true;
+      socket.destroy();
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    try {
+      const target = {
+        url: `ldap://127.0.0.1:${port}`,
+        insecure: true,
+        connectTimeoutMs: 500,
+        timeoutMs: 500,
+      };
+      await expect(Directory.open(target, { allowPrivate: false })).rejects.toMatchObject({
+        code: 'insecure_transport_not_allowed',
+      });
+      expect(connected).toBe(false);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { getTenant } from '../store/tenants.ts';
 import * as users from '../store/users.ts';
 import type { Caller } from './credentials.ts';
 import { hashPassword, NewPassword, passwordHashIn, verifyPassword } from './passwords.ts';
+import { endOtherSessions } from './session-admin.ts';
 import { reserveAttempt } from './throttle.ts';
 
 export const ChangePasswordBody = z.strictObject({
@@ -47,6 +48,7 @@ export async function changePassword(
     tenantId: tenant.id,
     email: user.email,
     ip: sourceIp,
+    personWide: current !== membership.passwordHash,
   });
   try {
     if (!(await verifyPassword(body.currentPassword, current))) {
@@ -72,6 +74,11 @@ export async function changePassword(
           user.version,
         );
   if (!(await users.writeTogether(rt.db, [op]))) throw Errors.versionConflict();
+  const tenantIds =
+    current === membership.passwordHash
+      ? [tenant.id]
+      : (await users.membershipsOfUser(rt.db, user.id)).map((m) => m.tenantId);
+  await endOtherSessions(rt, tenantIds, user.id, caller.claims?.sid);
   await rt.events.publish({
     type: 'password.changed',
     tenantId: tenant.id,

@@ -70,7 +70,9 @@ export const memberView = (user: User, m: Membership) => ({
   status: m.status,
   accessList: m.accessList,
   ssoOnly: m.ssoOnly,
-  hasPassword: passwordHashIn(user, m) !== undefined,
+  // the person's own password shows only once it has opened this tenant (no hint of other tenants)
+  hasPassword:
+    m.passwordHash !== undefined || (m.ownPassword === true && passwordHashIn(user, m) !== undefined),
   version: m.version,
   createdAt: m.createdAt,
   updatedAt: m.updatedAt,

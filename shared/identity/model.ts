@@ -63,6 +63,11 @@ export interface Membership {
   ssoOnly: boolean;
   /** A password this tenant's admin set: valid in this tenant only, and preferred here. */
   passwordHash?: string;
+  /**
+   * The person's own password is known to open this tenant: they accepted this tenant's
+   * invitation, or signed in here with it. Until then this tenant is not told they have one.
+   */
+  ownPassword?: boolean;
   version: number;
   createdAt: string;
   updatedAt: string;

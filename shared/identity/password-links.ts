@@ -11,6 +11,7 @@ import * as users from '../store/users.ts';
 import { tenantToManage } from '../tenants/service.ts';
 import type { Membership, User } from './model.ts';
 import { hashPassword, NewPassword } from './passwords.ts';
+import { revokeUserSessions } from './session-admin.ts';
 
 /**
  * Invitations and password resets: a single-use link mailed to the person, whose use proves that
@@ -75,6 +76,10 @@ export async function sendInvitation(rt: Runtime, principal: Principal, tenantId
   if (membership.status === 'disabled') {
     throw new AppError(409, 'membership_disabled', 'This member is disabled; enable them before inviting.');
   }
+  await limitMail(rt, [
+    [`invite#${tenantId}#${user.id}`, MAIL_LIMITS.invitationsPerPerson],
+    [`invite#${tenantId}`, MAIL_LIMITS.invitationsPerTenant],
+  ]);
   const { token, expiresAt } = await issue(rt, user, 'invitation', tenantId);
   await rt.mail.send({
     to: user.email,
@@ -103,7 +108,10 @@ export async function sendInvitation(rt: Runtime, principal: Principal, tenantId
  * same for unknown, SSO-only and disabled accounts.
  */
 export async function requestReset(rt: Runtime, email: string, sourceIp: string): Promise<void> {
-  await limitResetRequests(rt, users.normalizeEmail(email), sourceIp);
+  await limitMail(rt, [
+    [`reset#${hashToken(users.normalizeEmail(email)).slice(0, 32)}`, MAIL_LIMITS.resetPerEmail],
+    [`resetip#${sourceIp}`, MAIL_LIMITS.resetPerIp],
+  ]);
   const userId = await users.userIdByEmail(rt.db, users.normalizeEmail(email), true);
   if (!userId) return;
   const [user, memberships] = await Promise.all([
@@ -133,19 +141,28 @@ export async function requestReset(rt: Runtime, email: string, sourceIp: string)
   );
 }
 
-/** Reset mails per address and per source address in an hour: enough for a typo, not a flood. */
-const RESET_LIMITS = { perEmail: 5, perIp: 50, windowSeconds: 3_600 };
+/**
+ * Mail the service sends on someone's request is limited per hour: reset requests per address
+ * and per source address, invitations per person and per tenant. Enough for a typo or a resend,
+ * not to flood a mailbox from the service's own sender.
+ */
+const MAIL_LIMITS = {
+  resetPerEmail: 5,
+  resetPerIp: 50,
+  invitationsPerPerson: 5,
+  invitationsPerTenant: 200,
+  windowSeconds: 3_600,
+};
 
-async function limitResetRequests(rt: Runtime, email: string, ip: string): Promise<void> {
+async function limitMail(rt: Runtime, counters: [scope: string, max: number][]): Promise<void> {
   const now = epochSeconds(rt.clock.now());
-  const window = Math.floor(now / RESET_LIMITS.windowSeconds);
-  const windowEnd = (window + 1) * RESET_LIMITS.windowSeconds;
-  const [byEmail, byIp] = await Promise.all([
-    takeAttempt(rt.db, `reset#${hashToken(email).slice(0, 32)}#${window}`, RESET_LIMITS.perEmail, windowEnd),
-    takeAttempt(rt.db, `resetip#${ip}#${window}`, RESET_LIMITS.perIp, windowEnd),
-  ]);
-  if (!byEmail || !byIp) {
-    throw new AppError(429, 'too_many_attempts', 'Too many reset requests; try again later.', {
+  const window = Math.floor(now / MAIL_LIMITS.windowSeconds);
+  const windowEnd = (window + 1) * MAIL_LIMITS.windowSeconds;
+  const taken = await Promise.all(
+    counters.map(([scope, max]) => takeAttempt(rt.db, `${scope}#${window}`, max, windowEnd)),
+  );
+  if (taken.includes(false)) {
+    throw new AppError(429, 'too_many_attempts', 'Too many messages asked for; try again later.', {
       headers: { 'retry-after': String(Math.max(1, windowEnd - now)) },
     });
   }
@@ -205,18 +222,27 @@ export async function usePasswordLink(
     users.tx.replaceUser(rt.db, nextUser, user.version),
   ];
   for (const m of memberships) {
-    const activate = m.tenantId === link.tenantId && m.status === 'invited';
-    if (!m.passwordHash && !activate) continue;
+    const inviting = m.tenantId === link.tenantId;
+    // where an admin had set a password, or that invited the person, theirs now opens the tenant
+    if (!m.passwordHash && !inviting) continue;
     const { passwordHash: _p, ...rest } = m;
     const next: Membership = {
       ...rest,
-      ...(activate ? { status: 'active' as const } : {}),
+      ...(inviting && m.status === 'invited' ? { status: 'active' as const } : {}),
+      ...(m.ssoOnly ? {} : { ownPassword: true }),
       version: m.version + 1,
       updatedAt: iso,
     };
     ops.push(users.tx.replaceMembership(rt.db, next, m.version));
   }
   if (!(await users.writeTogether(rt.db, ops))) throw linkInvalid();
+  // A reset (or an invitation that replaces a password) may follow a compromise: every session
+  // and API token of the person ends, in every tenant.
+  if (link.kind === 'reset' || user.passwordHash) {
+    for (const m of memberships) {
+      await revokeUserSessions(rt, m.tenantId, user.id, 'password_reset', undefined, { apiTokens: true });
+    }
+  }
   const tenantIds = memberships.filter((m) => !m.ssoOnly && m.status !== 'disabled').map((m) => m.tenantId);
   await Promise.all(
     tenantIds.map((tenantId) =>

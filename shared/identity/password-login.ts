@@ -38,11 +38,19 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
   const email = normalizeEmail(body.email);
   let attempt: Attempt | undefined;
   try {
-    // Reserved before anything is looked up or checked: see throttle.ts.
-    attempt = await reserveAttempt(rt, { limits, tenantId: tenant.id, email, ip: request.sourceIp });
     const userId = email && body.password ? await userIdByEmail(rt.db, email) : undefined;
     const { user, membership } = userId ? await getUserAndMembership(rt.db, userId, tenant.id) : {};
     const hash = passwordHashIn(user, membership);
+    // Reserved before the password is checked (throttle.ts). Only a password this tenant's admin
+    // set is counted by this tenant's limits; the person's own (and an unknown account's) across
+    // every tenant.
+    attempt = await reserveAttempt(rt, {
+      limits,
+      tenantId: tenant.id,
+      email,
+      ip: request.sourceIp,
+      personWide: !membership?.passwordHash,
+    });
     if (membership?.ssoOnly && !hash) {
       throw new AppError(403, 'sso_required', 'This account signs in with single sign-on, not a password.');
     }
@@ -67,10 +75,14 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
       );
     }
     let active = membership;
-    if (membership.status === 'invited') {
+    // the first sign-in activates an invited member, and tells this tenant the person's own
+    // password opens it
+    const ownPassword = hash !== membership.passwordHash && !membership.ownPassword;
+    if (membership.status === 'invited' || ownPassword) {
       active = {
         ...membership,
         status: 'active',
+        ...(ownPassword ? { ownPassword: true } : {}),
         version: membership.version + 1,
         updatedAt: rt.clock.now().toISOString(),
       };

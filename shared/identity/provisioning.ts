@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TtlCache } from '../cache.ts';
-import { verifiedDomainOwner } from '../domains/service.ts';
 import type { Connection } from '../connections/model.ts';
+import { verifiedDomainOwner } from '../domains/service.ts';
 import { AppError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import { listGroups } from '../store/access.ts';
@@ -259,8 +259,15 @@ async function attempt(
       (await verifiedDomainOwner(rt, domain)) === tenantId;
     if (mode === 'none') throw refuse.notProvisioned();
     if (mode === 'self') {
-      const links = await linksOfUser(rt.db, user.id);
-      const sameDirectory = links.some((l) => l.issuer === identity.issuer && l.subject === identity.subject);
+      // "The same directory elsewhere" is proof only where the connection cannot choose its
+      // issuer: an LDAP bind happens at the very server the issuer names (scheme, host and port),
+      // so the person proved their password there. A SAML entityID or OIDC issuer is a string any
+      // tenant may copy into a connection signed with its own keys.
+      const sameDirectory =
+        identity.protocol === 'ldap' &&
+        (await linksOfUser(rt.db, user.id)).some(
+          (l) => l.issuer === identity.issuer && l.subject === identity.subject,
+        );
       if (!sameDirectory && !verifiedDomain) throw refuse.selfRefused();
     } else if (!verifiedDomain) {
       throw refuse.accountExists();

@@ -3,11 +3,17 @@ import { Errors } from '../errors.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { deleteSessions, listSessionsOfUser, setSessionsValidAfter } from '../store/sessions.ts';
+import { deleteToken, tokensOfUser } from '../store/tokens.ts';
 import { getMembership } from '../store/users.ts';
 import { tenantToManage } from '../tenants/service.ts';
 
 /** Why a member's sessions were ended; it goes to the audit trail. */
-export type SessionRevocationReason = 'revoked_by_admin' | 'membership_disabled' | 'membership_removed';
+export type SessionRevocationReason =
+  | 'revoked_by_admin'
+  | 'membership_disabled'
+  | 'membership_removed'
+  | 'password_reset'
+  | 'password_changed';
 
 /**
  * How long the cutoff is kept: the longest session a tenant may set (`sessionTtlSeconds`, 30
@@ -29,6 +35,7 @@ export async function revokeUserSessions(
   userId: string,
   reason: SessionRevocationReason,
   by?: Principal,
+  options: { apiTokens?: boolean } = {},
 ): Promise<{ sessionIds: string[]; sessionsValidAfter: string }> {
   const now = rt.clock.now();
   const sessionsValidAfter = now.toISOString();
@@ -41,10 +48,19 @@ export async function revokeUserSessions(
   );
   const sessionIds = (await listSessionsOfUser(rt.db, userId, tenantId)).map((s) => s.id);
   await deleteSessions(rt.db, sessionIds);
+  // A session could have minted an API token: signing someone out everywhere ends those too.
+  const tokenIds = options.apiTokens ? await deleteTokensIn(rt, tenantId, userId) : [];
   await rt.events.publish({
     type: 'session.revoked',
     tenantId,
-    detail: { ...(by ? actorOf(by) : {}), userId, reason, sessionIds, sessionsValidAfter },
+    detail: {
+      ...(by ? actorOf(by) : {}),
+      userId,
+      reason,
+      sessionIds,
+      sessionsValidAfter,
+      ...(options.apiTokens ? { tokenIds } : {}),
+    },
   });
   return { sessionIds, sessionsValidAfter };
 }
@@ -63,5 +79,36 @@ export async function revokeSessions(
 ): Promise<void> {
   await tenantToManage(rt, principal, tenantId);
   if (!(await getMembership(rt.db, tenantId, userId, true))) throw Errors.notFound('The user');
-  await revokeUserSessions(rt, tenantId, userId, 'revoked_by_admin', principal);
+  await revokeUserSessions(rt, tenantId, userId, 'revoked_by_admin', principal, { apiTokens: true });
+}
+
+async function deleteTokensIn(rt: Runtime, tenantId: string, userId: string): Promise<string[]> {
+  const tokens = (await tokensOfUser(rt.db, userId)).filter((t) => t.tenantId === tenantId);
+  await Promise.all(tokens.map((t) => deleteToken(rt.db, t.hash)));
+  return tokens.map((t) => t.id);
+}
+
+/**
+ * After a password change: the person's other sessions in these tenants end (the one they changed
+ * it from stays), so a session someone else opened with the old password does not outlive it.
+ */
+export async function endOtherSessions(
+  rt: Runtime,
+  tenantIds: readonly string[],
+  userId: string,
+  keepSessionId: string | undefined,
+): Promise<void> {
+  for (const tenantId of tenantIds) {
+    const ids = (await listSessionsOfUser(rt.db, userId, tenantId))
+      .map((s) => s.id)
+      .filter((id) => id !== keepSessionId);
+    await deleteSessions(rt.db, ids);
+    if (ids.length > 0) {
+      await rt.events.publish({
+        type: 'session.revoked',
+        tenantId,
+        detail: { userId, reason: 'password_changed' satisfies SessionRevocationReason, sessionIds: ids },
+      });
+    }
+  }
 }

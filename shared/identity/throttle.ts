@@ -28,7 +28,18 @@ export interface AttemptScope {
   tenantId: string;
   email: string;
   ip: string;
+  /**
+   * The password being tried opens more than this tenant (the person's own, or an unknown
+   * account's, which must count alike): its guesses are counted per person across every tenant,
+   * with the service's limits or the tenant's when tighter. Otherwise a tenant that loosened its
+   * own limits, or a person in several tenants, would give a guesser more tries at a password
+   * that also opens other tenants.
+   */
+  personWide?: boolean;
 }
+
+/** The service's limits: the most a person-wide counter allows, whatever a tenant configured. */
+const PERSON_WIDE = { maxFailures: 10, windowSeconds: 900 };
 
 /** A login attempt holding its places in the account's and the IP's counters. */
 export interface Attempt {
@@ -46,25 +57,38 @@ export interface Attempt {
 
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
 
-function scopes(rt: Runtime, { limits, tenantId, email, ip }: AttemptScope) {
+interface Counter {
+  scope: string;
+  max: number;
+  windowEnd: number;
+}
+
+function counter(now: number, name: string, max: number, windowSeconds: number): Counter {
+  const window = Math.floor(now / windowSeconds);
+  return { scope: `${name}#${window}`, max, windowEnd: (window + 1) * windowSeconds };
+}
+
+function scopes(rt: Runtime, { limits, tenantId, email, ip, personWide }: AttemptScope) {
   const now = epochSeconds(rt.clock.now());
-  const window = Math.floor(now / limits.windowSeconds);
-  const windowEnd = (window + 1) * limits.windowSeconds;
+  // emails are hashed so the counters never hold an address
+  const who = hash(email.toLowerCase());
   return {
-    // emails are hashed so the counters never hold an address
-    account: {
-      scope: `acct#${tenantId}#${hash(email.toLowerCase())}#${window}`,
-      max: limits.maxFailuresPerAccount,
-    },
-    ip: { scope: `ip#${tenantId}#${ip}#${window}`, max: limits.maxFailuresPerIp },
-    retryAfter: Math.max(1, windowEnd - now),
-    windowEnd,
+    now,
+    account: personWide
+      ? counter(
+          now,
+          `acct#*#${who}`,
+          Math.min(limits.maxFailuresPerAccount, PERSON_WIDE.maxFailures),
+          PERSON_WIDE.windowSeconds,
+        )
+      : counter(now, `acct#${tenantId}#${who}`, limits.maxFailuresPerAccount, limits.windowSeconds),
+    ip: counter(now, `ip#${tenantId}#${ip}`, limits.maxFailuresPerIp, limits.windowSeconds),
   };
 }
 
-const tooManyAttempts = (retryAfter: number) =>
+const tooManyAttempts = (now: number, full: Counter) =>
   new AppError(429, 'too_many_attempts', 'Too many failed sign-in attempts; try again later.', {
-    headers: { 'retry-after': String(retryAfter) },
+    headers: { 'retry-after': String(Math.max(1, full.windowEnd - now)) },
   });
 
 async function giveBackQuietly(rt: Runtime, scope: string): Promise<void> {
@@ -79,19 +103,19 @@ async function giveBackQuietly(rt: Runtime, scope: string): Promise<void> {
  */
 export async function reserveAttempt(rt: Runtime, scope: AttemptScope): Promise<Attempt> {
   const s = scopes(rt, scope);
-  if (!(await takeAttempt(rt.db, s.account.scope, s.account.max, s.windowEnd))) {
-    throw tooManyAttempts(s.retryAfter);
+  if (!(await takeAttempt(rt.db, s.account.scope, s.account.max, s.account.windowEnd))) {
+    throw tooManyAttempts(s.now, s.account);
   }
   let ipTaken: boolean;
   try {
-    ipTaken = await takeAttempt(rt.db, s.ip.scope, s.ip.max, s.windowEnd);
+    ipTaken = await takeAttempt(rt.db, s.ip.scope, s.ip.max, s.ip.windowEnd);
   } catch (error) {
     await giveBackQuietly(rt, s.account.scope);
     throw error;
   }
   if (!ipTaken) {
     await giveBackQuietly(rt, s.account.scope);
-    throw tooManyAttempts(s.retryAfter);
+    throw tooManyAttempts(s.now, s.ip);
   }
 
   let settled = false;

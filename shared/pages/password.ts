@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as z from 'zod';
 import { validate } from '../http/request.ts';
 import { escapeHtml, html, json } from '../http/responses.ts';
@@ -19,6 +20,9 @@ import { PAGE_STYLE } from './login.ts';
  * script; every form carries the CSRF token of the login page. The token of a link travels in the
  * query string, so these pages never send a Referer.
  */
+/** How long POST /login/forgot takes at least, whatever the address. */
+const FORGOT_ANSWER_MS = 400;
+
 const NO_REFERRER = { 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' };
 
 function page(title: string, content: string, cookies: string[] = []): HttpResult {
@@ -72,7 +76,9 @@ export const forgot: Operation = async (request) => {
   const rt = runtime();
   const body = validate(ForgotBody, request.body);
   checkCsrf(request, body[CSRF_FIELD]);
-  await requestReset(rt, body.email, request.sourceIp);
+  // Known and unknown addresses answer alike, and after the same time: a known one's work (a
+  // write and a mail) fits well inside it.
+  await Promise.all([requestReset(rt, body.email, request.sourceIp), sleep(FORGOT_ANSWER_MS)]);
   if (wantsJson(request)) return json(202, { status: 'sent' });
   return page(
     'Check your mail',

@@ -47,7 +47,8 @@ export function parseUntrustedXml(xml: string, what = 'message'): Document {
   }
   if (problem || !doc?.documentElement) throw malformed(`the ${what} is not well-formed XML`, problem);
   for (const [node, depth] of nodesBelow(doc)) {
-    // The same bound on the tree the parser built (the document element is at depth 1).
+    // The same bound on the tree the parser built, should it ever read the text otherwise than
+    // checkShape did (the document element is at depth 1).
     if (node.nodeType === ELEMENT && depth > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
     // A processing instruction inside the content is canonicalized like text (xml-crypto writes its
     // data) but read as nothing: `admin@victim.test<?x .evil.test?>` would be signed as
@@ -100,11 +101,9 @@ function checkShape(xml: string, what: string): void {
     } else {
       end = startTagEnd(xml, lt + 1);
       if (depth === 0 && ++roots > 1) throw malformed(`the ${what} has more than one root element`);
-      // A self-closing tag ends with "/>" and opens no level.
-      if (end > 0 && xml.charCodeAt(end - 2) !== 0x2f) {
-        depth++;
-        if (depth > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
-      }
+      if (depth + 1 > MAX_DOCUMENT_DEPTH) throw tooDeep(what);
+      // A self-closing tag (ending "/>") is an element at that depth but holds nothing below it.
+      if (end > 0 && xml.charCodeAt(end - 2) !== 0x2f) depth++;
     }
     if (end < 0 || depth < 0) throw malformed(`the ${what} is not well-formed XML`);
     i = end;

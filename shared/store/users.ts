@@ -60,6 +60,7 @@ const toMembership = (i: Record<string, unknown>): Membership => {
     ...(lastName ? { lastName } : {}),
     ssoOnly: i.ssoOnly === true,
     ...(passwordHash ? { passwordHash } : {}),
+    ...(i.ownPassword === true ? { ownPassword: true } : {}),
     version: i.version as number,
     createdAt: i.createdAt as string,
     updatedAt: i.updatedAt as string,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeIdpKey } from '../../local/demo/saml-idp.ts';
 import { postAcs, samlFixture, signed } from '../helpers/saml.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -259,5 +260,93 @@ describe('cross-tenant profile overwrite', () => {
     });
     expect(renamed.status).toBe(200);
     expect((await memberByEmail('first-co', 'ada@shared-domain.test'))?.firstName).toBe('Ada');
+  });
+
+  it("a tenant copying another tenant's IdP entityID into a self-provisioning connection joins nobody", async () => {
+    const home = await samlFixture(stack, 'copied-home');
+    const first = await postAcs(home, signed(home, { nameId: 'boss@copied.test' }));
+    expect(first.status).toBe(200);
+    // same entityID (a public string), the attacker's own signing keys
+    const evil = await samlFixture(
+      stack,
+      'copied-evil',
+      {},
+      {
+        key: makeIdpKey(),
+        rotated: makeIdpKey(),
+        attacker: makeIdpKey(),
+      },
+    );
+    const patched = await stack.call('PATCH', `/admin/tenants/copied-evil/connections/${evil.connectionId}`, {
+      body: { provisioning: { mode: 'self' } },
+    });
+    expect(patched.status).toBe(200);
+    const out = await postAcs(evil, signed(evil, { nameId: 'boss@copied.test' }));
+    expect(out.status).toBe(403);
+    expect(out.code).toBe('self_provisioning_refused');
+    expect(await memberByEmail('copied-evil', 'boss@copied.test')).toBeUndefined();
+  });
+});
+
+describe('what another tenant learns', () => {
+  it("adding a person who set their own password elsewhere shows no password in this tenant's view", async () => {
+    await tenant('learn-home');
+    await tenant('learn-other');
+    const person = await stack.call<Member>('POST', '/admin/tenants/learn-home/users', {
+      body: { email: 'private@learn.test', role: 'member' },
+    });
+    await stack.call('POST', `/admin/tenants/learn-home/users/${person.body.id}/invitation`);
+    await stack.call('POST', '/login/reset', {
+      body: { token: linkTokenFor('private@learn.test'), password: PASSWORD },
+      token: null,
+    });
+    expect((await memberByEmail('learn-home', 'private@learn.test'))?.hasPassword).toBe(true);
+    const added = await stack.call<Member>('POST', '/admin/tenants/learn-other/users', {
+      body: { email: 'private@learn.test', role: 'member' },
+    });
+    expect(added.status).toBe(201);
+    expect(added.body.hasPassword).toBe(false);
+    // once the person signs in here with their own password, this tenant sees that they have one
+    expect((await passwordLogin('learn-other', 'private@learn.test', PASSWORD)).status).toBe(200);
+    expect((await memberByEmail('learn-other', 'private@learn.test'))?.hasPassword).toBe(true);
+  });
+});
+
+describe('guessing a password that opens several tenants', () => {
+  it("is limited per person across tenants, whatever limits the attacker's tenant set", async () => {
+    await tenant('guess-home');
+    await tenant('guess-evil');
+    const person = await stack.call<Member>('POST', '/admin/tenants/guess-home/users', {
+      body: { email: 'target@guess.test', role: 'admin' },
+    });
+    await stack.call('POST', `/admin/tenants/guess-home/users/${person.body.id}/invitation`);
+    await stack.call('POST', '/login/reset', {
+      body: { token: linkTokenFor('target@guess.test'), password: 'the target own password' },
+      token: null,
+    });
+    const evil = await adminOf('guess-evil');
+    const loosened = await stack.call('PATCH', '/admin/tenants/guess-evil', {
+      body: { settings: { loginThrottle: { maxFailuresPerAccount: 10000, maxFailuresPerIp: 100000 } } },
+      token: evil,
+    });
+    expect(loosened.status).toBe(200);
+    await stack.call('POST', '/admin/tenants/guess-evil/users', {
+      body: { email: 'target@guess.test', role: 'member' },
+      token: evil,
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        passwordLogin('guess-evil', 'target@guess.test', `wrong guess ${i}`).then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 401).length).toBe(10);
+    expect(statuses.filter((s) => s === 429).length).toBe(20);
+    // the person's own tenant counts the same guesses: the right password waits out the window
+    expect((await passwordLogin('guess-home', 'target@guess.test', 'the target own password')).status).toBe(
+      429,
+    );
+    expect((await passwordLogin('guess-evil', 'target@guess.test', 'the target own password')).status).toBe(
+      429,
+    );
   });
 });

@@ -72,7 +72,9 @@ describe('invitations', () => {
     );
     expect(sent.status).toBe(202);
     expect(sent.body.email).toBe('new.hire@links.test');
-    expect(Math.abs(Date.parse(sent.body.expiresAt) - clock.now().getTime() - 7 * 86_400_000)).toBeLessThan(1000);
+    expect(Math.abs(Date.parse(sent.body.expiresAt) - clock.now().getTime() - 7 * 86_400_000)).toBeLessThan(
+      1000,
+    );
     const mail = stack.mail.lastTo('new.hire@links.test');
     expect(mail?.subject).toContain('links-a');
     const url = linkIn('new.hire@links.test');
@@ -281,5 +283,57 @@ describe('changing one’s own password', () => {
     });
     expect(ssoChange.status).toBe(403);
     expect(ssoChange.body.error.code).toBe('sso_required');
+  });
+});
+
+describe('what a password change or reset ends', () => {
+  it('a reset ends every session and API token of the person, in every tenant', async () => {
+    for (const t of ['links-a', 'links-b']) {
+      await stack.call('POST', `/admin/tenants/${t}/users`, {
+        body: { email: 'compromised@links.test', role: 'member', password: PASSWORD },
+      });
+    }
+    const inA = (await passwordLogin('links-a', 'compromised@links.test', PASSWORD)).body.token;
+    const inB = (await passwordLogin('links-b', 'compromised@links.test', PASSWORD)).body.token;
+    const cli = await stack.call<{ token: string }>('POST', '/tokens', { body: { name: 'cli' }, token: inA });
+    expect(cli.status).toBe(201);
+    await stack.call('POST', '/login/forgot', { body: { email: 'compromised@links.test' }, token: null });
+    expect(
+      (await usePassword(tokenOf(linkIn('compromised@links.test')), 'after the incident 1')).status,
+    ).toBe(200);
+    for (const token of [inA, inB, cli.body.token]) {
+      expect((await stack.call('GET', '/session', { token })).status).toBe(401);
+    }
+  });
+
+  it("a change ends the person's other sessions and keeps the one it came from", async () => {
+    await stack.call('POST', '/admin/tenants/links-a/users', {
+      body: { email: 'two.sessions@links.test', role: 'member', password: PASSWORD },
+    });
+    const here = (await passwordLogin('links-a', 'two.sessions@links.test', PASSWORD)).body.token;
+    const elsewhere = (await passwordLogin('links-a', 'two.sessions@links.test', PASSWORD)).body.token;
+    const changed = await stack.call('POST', '/account/password', {
+      body: { currentPassword: PASSWORD, newPassword: 'changed from here 1' },
+      token: here,
+    });
+    expect(changed.status).toBe(204);
+    expect((await stack.call('GET', '/session', { token: here })).status).toBe(200);
+    expect((await stack.call('GET', '/session', { token: elsewhere })).status).toBe(401);
+  });
+
+  it('limits invitations per person, so no address can be flooded from the service', async () => {
+    const created = await stack.call<Member>('POST', '/admin/tenants/links-b/users', {
+      body: { email: 'flooded@links.test', role: 'member' },
+    });
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        stack
+          .call('POST', `/admin/tenants/links-b/users/${created.body.id}/invitation`)
+          .then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 202)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+    expect(stack.mail.messages.filter((m) => m.to === 'flooded@links.test')).toHaveLength(5);
   });
 });

@@ -334,7 +334,8 @@ describe('provisioning mode self', () => {
   it('lets a person who signs in through the same directory elsewhere join', async () => {
     const home = await tenantWithConnection(stack, 'self-dir-home', { provisioning: { mode: 'jit' } });
     const identity = identityFor(home.connectionId, home.tenantId, {
-      issuer: 'ldaps://dir.corp.test',
+      protocol: 'ldap',
+      issuer: 'ldaps://dir.corp.test:636',
       email: 'dir@corp.test',
     });
     expect((await ssoLogin(identity)).status).toBe(200);

@@ -5,11 +5,12 @@ import { jsonBody, pathParam, validate } from '../http/request.ts';
 import { json, noContent } from '../http/responses.ts';
 import type { HttpRequest, Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
-import * as admin from './admin.ts';
+import * as groups from './groups.ts';
+import * as members from './members.ts';
 import * as invitations from './password-links.ts';
 import * as sessionAdmin from './session-admin.ts';
 
-const ListQuery = z.strictObject({
+export const ListQuery = z.strictObject({
   email: z.string().max(320).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(2000).optional(),
@@ -23,11 +24,11 @@ const ctx = async (request: HttpRequest) => ({
 
 export const createUser: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  const view = await admin.createUser(
+  const view = await members.createUser(
     rt,
     principal,
     tenantId,
-    validate(admin.CreateUserBody, jsonBody(request)),
+    validate(members.CreateUserBody, jsonBody(request)),
   );
   return json(201, view, {
     ...etagOf(view.version),
@@ -39,24 +40,24 @@ export const listUsers: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
   return json(
     200,
-    await admin.listUsers(rt, principal, tenantId, validate(ListQuery, request.query, 'query')),
+    await members.listUsers(rt, principal, tenantId, validate(ListQuery, request.query, 'query')),
   );
 };
 
 export const getUser: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  const view = await admin.getUser(rt, principal, tenantId, pathParam(request, 'userId'));
+  const view = await members.getUser(rt, principal, tenantId, pathParam(request, 'userId'));
   return json(200, view, etagOf(view.version));
 };
 
 export const patchUser: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  const view = await admin.patchUser(
+  const view = await members.patchUser(
     rt,
     principal,
     tenantId,
     pathParam(request, 'userId'),
-    validate(admin.PatchUserBody, jsonBody(request)),
+    validate(members.PatchUserBody, jsonBody(request)),
     ifMatchVersion(request),
   );
   return json(200, view, etagOf(view.version));
@@ -64,7 +65,7 @@ export const patchUser: Operation = async (request) => {
 
 export const deleteUser: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  await admin.removeUser(rt, principal, tenantId, pathParam(request, 'userId'));
+  await members.removeUser(rt, principal, tenantId, pathParam(request, 'userId'));
   return noContent();
 };
 
@@ -72,40 +73,40 @@ export const createGroup: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
   return json(
     201,
-    await admin.createGroup(rt, principal, tenantId, validate(admin.CreateGroupBody, jsonBody(request))),
+    await groups.createGroup(rt, principal, tenantId, validate(groups.CreateGroupBody, jsonBody(request))),
   );
 };
 
 export const listGroups: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  return json(200, { items: await admin.listGroups(rt, principal, tenantId) });
+  return json(200, { items: await groups.listGroups(rt, principal, tenantId) });
 };
 
 export const createXrole: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
   return json(
     201,
-    await admin.createXrole(rt, principal, tenantId, validate(admin.CreateXroleBody, jsonBody(request))),
+    await groups.createXrole(rt, principal, tenantId, validate(groups.CreateXroleBody, jsonBody(request))),
   );
 };
 
 export const listXroles: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  return json(200, { items: await admin.listXroles(rt, principal, tenantId) });
+  return json(200, { items: await groups.listXroles(rt, principal, tenantId) });
 };
 
 export const deleteXrole: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  await admin.deleteXrole(rt, principal, tenantId, pathParam(request, 'xroleId'));
+  await groups.deleteXrole(rt, principal, tenantId, pathParam(request, 'xroleId'));
   return noContent();
 };
 
 export const putMapping: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  const body = validate(admin.MappingBody, request.body ?? {});
+  const body = validate(groups.MappingBody, request.body ?? {});
   return json(
     200,
-    await admin.putMapping(
+    await groups.putMapping(
       rt,
       principal,
       tenantId,
@@ -118,7 +119,7 @@ export const putMapping: Operation = async (request) => {
 
 export const deleteMapping: Operation = async (request) => {
   const { rt, principal, tenantId } = await ctx(request);
-  await admin.deleteMapping(
+  await groups.deleteMapping(
     rt,
     principal,
     tenantId,

@@ -133,152 +133,195 @@ const domainOf = (email: string) => email.slice(email.lastIndexOf('@') + 1);
 
 type Attempt = Provisioned | 'retry';
 
-async function attempt(
-  rt: Runtime,
-  connection: Connection,
-  identity: VerifiedIdentity,
-  claims: ClaimValues | undefined,
-  consistent: boolean,
-  gate: Promise<void>,
-): Promise<Attempt> {
-  /** Every write waits for the caller's gate (e.g. the SAML replay guard), so a refused login writes nothing. */
-  const write = async (ops: TxItem[]) => {
-    await gate;
-    return writeTogether(rt.db, ops);
-  };
-  const mode = connection.provisioning.mode === 'claims' && !claims ? 'none' : connection.provisioning.mode;
-  const tenantId = connection.tenantId;
-  const now = rt.clock.now().toISOString();
-  const sync = connection.provisioning.profileSync;
-  // A link never changes once written, so a warm container keeps it; a retry reads the table.
-  const linkKey = `${rt.db.table}|${connection.id}|${identity.subject}`;
+/** One provisioning attempt: the login it serves and what the connection's policy says. */
+interface Login {
+  rt: Runtime;
+  connection: Connection;
+  identity: VerifiedIdentity;
+  claims: ClaimValues | undefined;
+  /** A retry reads the table consistently: a concurrent login's writes are then visible. */
+  consistent: boolean;
+  /** Every write waits for it (e.g. the SAML replay guard), so a refused login writes nothing. */
+  gate: Promise<void>;
+  mode: Connection['provisioning']['mode'];
+  /** The role a membership this login creates gets. */
+  role: TenantRole;
+  now: string;
+}
+
+/**
+ * The steps, in order: a known identity signs in as the person it is linked to; otherwise the
+ * email must be there and verified; a new email becomes a new person; an email already known
+ * joins this tenant only where the person is already a member, or the policy allows it.
+ */
+async function attempt(login: Login): Promise<Attempt> {
+  const link = await findLink(login);
+  if (link) return signInLinked(login, link);
+  const email = verifiedEmail(login.identity);
+  const existingId = await userIdByEmail(login.rt.db, email, login.consistent);
+  if (!existingId) return createPerson(login, email);
+  return linkExisting(login, existingId, email);
+}
+
+const cacheKey = ({ rt, connection, identity }: Login) =>
+  `${rt.db.table}|${connection.id}|${identity.subject}`;
+
+/** A link never changes once written, so a warm container keeps it; a retry reads the table. */
+async function findLink(login: Login): Promise<IdentityLink | undefined> {
+  const key = cacheKey(login);
   const link =
-    (!consistent && linkCache.get(linkKey)) ||
-    (await getLink(rt.db, connection.id, identity.subject, consistent));
-  if (link) linkCache.set(linkKey, link);
-  const newLink = (userId: string): IdentityLink => ({
+    (!login.consistent && linkCache.get(key)) ||
+    (await getLink(login.rt.db, login.connection.id, login.identity.subject, login.consistent));
+  if (link) linkCache.set(key, link);
+  return link;
+}
+
+async function write(login: Login, ops: TxItem[]): Promise<boolean> {
+  await login.gate;
+  return writeTogether(login.rt.db, ops);
+}
+
+function newLink({ connection, identity, now }: Login, userId: string): IdentityLink {
+  return {
     connectionId: connection.id,
-    tenantId,
+    tenantId: connection.tenantId,
     issuer: identity.issuer,
     subject: identity.subject,
     userId,
     createdAt: now,
-  });
-  /** A membership this tenant's identity provider creates: SSO-only, with the IdP's names. */
-  const newMembership = (userId: string, role: TenantRole): Membership => ({
-    tenantId,
+  };
+}
+
+/** A membership this tenant's identity provider creates: SSO-only, with the IdP's names. */
+function newMembership({ connection, identity, claims, role, now }: Login, userId: string): Membership {
+  return {
+    tenantId: connection.tenantId,
     userId,
     role,
     accessList: claims?.accessList ?? [],
     status: 'active',
-    ...(sync === 'never' ? {} : profileFrom(connection, identity, claims)),
+    ...(connection.provisioning.profileSync === 'never' ? {} : profileFrom(connection, identity, claims)),
     ssoOnly: true,
     version: 1,
     createdAt: now,
     updatedAt: now,
-  });
-
-  /**
-   * The writes that bring an existing user's membership of this tenant up to date. Names are this
-   * tenant's view (on the membership): the user item, shared with other tenants, is never written.
-   */
-  const settle = (user: User, membership: Membership | undefined, allowJoin: boolean, role: TenantRole) => {
-    const ops: TxItem[] = [];
-    if (!membership) {
-      if (!allowJoin) throw refuse.notProvisioned();
-      const created = newMembership(user.id, role);
-      ops.push(tx.newMembership(rt.db, created));
-      return { ops, user, membership: created };
-    }
-    if (membership.status === 'disabled') throw refuse.disabled();
-    const changes: Partial<Membership> = {};
-    if (membership.status === 'invited') changes.status = 'active';
-    if (claims) {
-      if (membership.role !== claims.role && membership.role !== 'owner') changes.role = claims.role;
-      if (JSON.stringify(membership.accessList) !== JSON.stringify(claims.accessList)) {
-        changes.accessList = claims.accessList;
-      }
-    }
-    // An admin-made member's names are the admin's; the IdP keeps those it made up to date.
-    if (membership.ssoOnly && (claims || sync === 'each_login')) {
-      const profile = profileFrom(connection, identity, claims);
-      for (const k of ['firstName', 'lastName'] as const) {
-        if (profile[k] !== undefined && profile[k] !== membership[k]) changes[k] = profile[k];
-      }
-    }
-    if (Object.keys(changes).length === 0) return { ops, user, membership };
-    const next = { ...membership, ...changes, version: membership.version + 1, updatedAt: now };
-    ops.push(tx.replaceMembership(rt.db, next, membership.version));
-    return { ops, user, membership: next };
   };
+}
 
-  if (link) {
-    const { user, membership } = await getUserAndMembership(rt.db, link.userId, tenantId, consistent);
-    if (!user) throw refuse.notProvisioned();
-    // The link proves the identity; a removed membership comes back only where the mode creates them.
-    const s = settle(user, membership, mode !== 'none', claims?.role ?? connection.provisioning.defaultRole);
-    if (!(await write(s.ops))) return 'retry';
-    return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 0 };
+/**
+ * The writes that bring an existing user's membership of this tenant up to date. Names are this
+ * tenant's view (on the membership): the user item, shared with other tenants, is never written.
+ */
+function settle(login: Login, user: User, membership: Membership | undefined, allowJoin: boolean) {
+  const { rt, connection, identity, claims, now } = login;
+  const ops: TxItem[] = [];
+  if (!membership) {
+    if (!allowJoin) throw refuse.notProvisioned();
+    const created = newMembership(login, user.id);
+    ops.push(tx.newMembership(rt.db, created));
+    return { ops, user, membership: created };
   }
+  if (membership.status === 'disabled') throw refuse.disabled();
+  const changes: Partial<Membership> = {};
+  if (membership.status === 'invited') changes.status = 'active';
+  if (claims) {
+    if (membership.role !== claims.role && membership.role !== 'owner') changes.role = claims.role;
+    if (JSON.stringify(membership.accessList) !== JSON.stringify(claims.accessList)) {
+      changes.accessList = claims.accessList;
+    }
+  }
+  // An admin-made member's names are the admin's; the IdP keeps those it made up to date.
+  if (membership.ssoOnly && (claims || connection.provisioning.profileSync === 'each_login')) {
+    const profile = profileFrom(connection, identity, claims);
+    for (const k of ['firstName', 'lastName'] as const) {
+      if (profile[k] !== undefined && profile[k] !== membership[k]) changes[k] = profile[k];
+    }
+  }
+  if (Object.keys(changes).length === 0) return { ops, user, membership };
+  const next = { ...membership, ...changes, version: membership.version + 1, updatedAt: now };
+  ops.push(tx.replaceMembership(rt.db, next, membership.version));
+  return { ops, user, membership: next };
+}
 
+/** The link proves the identity; a removed membership comes back only where the mode creates them. */
+async function signInLinked(login: Login, link: IdentityLink): Promise<Attempt> {
+  const { rt, connection, consistent, mode } = login;
+  const { user, membership } = await getUserAndMembership(
+    rt.db,
+    link.userId,
+    connection.tenantId,
+    consistent,
+  );
+  if (!user) throw refuse.notProvisioned();
+  const s = settle(login, user, membership, mode !== 'none');
+  if (!(await write(login, s.ops))) return 'retry';
+  return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 0 };
+}
+
+function verifiedEmail(identity: VerifiedIdentity): string {
   if (!identity.email) throw refuse.emailMissing();
   if (!identity.emailVerified) throw refuse.emailUnverified();
-  const email = normalizeEmail(identity.email);
-  const existingId = await userIdByEmail(rt.db, email, consistent);
+  return normalizeEmail(identity.email);
+}
 
-  if (!existingId) {
-    if (mode === 'none') throw refuse.notProvisioned();
-    const user: User = {
-      id: randomUUID(),
-      email,
-      emailVerified: false,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
-    const membership = newMembership(user.id, claims?.role ?? connection.provisioning.defaultRole);
-    const ops = [
-      ...tx.newUser(rt.db, user),
-      tx.newMembership(rt.db, membership),
-      tx.newLink(rt.db, newLink(user.id)),
-    ];
-    if (!(await write(ops))) return 'retry';
-    linkCache.set(linkKey, newLink(user.id));
-    return { user, membership, created: true, updated: false };
-  }
+/** A new email: a new person, their membership and the link, in one transaction. */
+async function createPerson(login: Login, email: string): Promise<Attempt> {
+  const { rt, mode, now } = login;
+  if (mode === 'none') throw refuse.notProvisioned();
+  const user: User = {
+    id: randomUUID(),
+    email,
+    emailVerified: false,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const membership = newMembership(login, user.id);
+  const link = newLink(login, user.id);
+  const ops = [...tx.newUser(rt.db, user), tx.newMembership(rt.db, membership), tx.newLink(rt.db, link)];
+  if (!(await write(login, ops))) return 'retry';
+  linkCache.set(cacheKey(login), link);
+  return { user, membership, created: true, updated: false };
+}
 
-  const { user, membership } = await getUserAndMembership(rt.db, existingId, tenantId, consistent);
+/** A known email: linked to the person, joining this tenant only as mayJoin allows. */
+async function linkExisting(login: Login, userId: string, email: string): Promise<Attempt> {
+  const { rt, connection, consistent } = login;
+  const { user, membership } = await getUserAndMembership(rt.db, userId, connection.tenantId, consistent);
   if (!user) return 'retry'; // the email claim was written before its user became readable
-  let allowJoin = false;
-  if (!membership) {
-    // A person known only through other tenants: never a silent takeover (security invariants).
-    // The connection vouches for a domain only once that domain is verified for this very tenant.
-    const domain = domainOf(email);
-    const verifiedDomain =
-      connection.provisioning.verifiedDomains.includes(domain) &&
-      (await verifiedDomainOwner(rt, domain)) === tenantId;
-    if (mode === 'none') throw refuse.notProvisioned();
-    if (mode === 'self') {
-      // "The same directory elsewhere" is proof only where the connection cannot choose its
-      // issuer: an LDAP bind happens at the very server the issuer names (scheme, host and port),
-      // so the person proved their password there. A SAML entityID or OIDC issuer is a string any
-      // tenant may copy into a connection signed with its own keys.
-      const sameDirectory =
-        identity.protocol === 'ldap' &&
-        (await linksOfUser(rt.db, user.id)).some(
-          (l) => l.issuer === identity.issuer && l.subject === identity.subject,
-        );
-      if (!sameDirectory && !verifiedDomain) throw refuse.selfRefused();
-    } else if (!verifiedDomain) {
-      throw refuse.accountExists();
-    }
-    allowJoin = true;
-  }
-  const s = settle(user, membership, allowJoin, claims?.role ?? connection.provisioning.defaultRole);
-  s.ops.push(tx.newLink(rt.db, newLink(user.id)));
-  if (!(await write(s.ops))) return 'retry';
-  linkCache.set(linkKey, newLink(user.id));
+  const allowJoin = membership ? false : await mayJoin(login, user, email);
+  const s = settle(login, user, membership, allowJoin);
+  const link = newLink(login, user.id);
+  s.ops.push(tx.newLink(rt.db, link));
+  if (!(await write(login, s.ops))) return 'retry';
+  linkCache.set(cacheKey(login), link);
   return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 1 };
+}
+
+/**
+ * A person known only through other tenants: never a silent takeover (security invariants). The
+ * connection vouches for a domain only once that domain is verified for this very tenant; in self
+ * mode, the same LDAP directory identity elsewhere also counts.
+ */
+async function mayJoin({ rt, connection, identity, mode }: Login, user: User, email: string): Promise<true> {
+  if (mode === 'none') throw refuse.notProvisioned();
+  const domain = domainOf(email);
+  const verifiedDomain =
+    connection.provisioning.verifiedDomains.includes(domain) &&
+    (await verifiedDomainOwner(rt, domain)) === connection.tenantId;
+  if (verifiedDomain) return true;
+  if (mode !== 'self') throw refuse.accountExists();
+  // "The same directory elsewhere" is proof only where the connection cannot choose its issuer:
+  // an LDAP bind happens at the very server the issuer names (scheme, host and port), so the
+  // person proved their password there. A SAML entityID or OIDC issuer is a string any tenant may
+  // copy into a connection signed with its own keys.
+  const sameDirectory =
+    identity.protocol === 'ldap' &&
+    (await linksOfUser(rt.db, user.id)).some(
+      (l) => l.issuer === identity.issuer && l.subject === identity.subject,
+    );
+  if (!sameDirectory) throw refuse.selfRefused();
+  return true;
 }
 
 const MAX_ATTEMPTS = 8;
@@ -297,8 +340,21 @@ export async function provision(
 ): Promise<Provisioned> {
   const claims =
     connection.provisioning.mode === 'claims' ? await readClaims(rt, connection, identity) : undefined;
+  const mode = connection.provisioning.mode === 'claims' && !claims ? 'none' : connection.provisioning.mode;
+  const role = claims?.role ?? connection.provisioning.defaultRole;
   for (let i = 0; i < MAX_ATTEMPTS; i++) {
-    const outcome = await attempt(rt, connection, identity, claims, i > 0, gate);
+    const now = rt.clock.now().toISOString();
+    const outcome = await attempt({
+      rt,
+      connection,
+      identity,
+      claims,
+      consistent: i > 0,
+      gate,
+      mode,
+      role,
+      now,
+    });
     if (outcome !== 'retry') return outcome;
     await sleep(10 + Math.random() * 40 * (i + 1));
   }

@@ -228,7 +228,7 @@ describe('a disabled member', () => {
 });
 
 /**
- * These rely on shared/identity/admin.ts calling revokeUserSessions when a member is disabled
+ * These rely on shared/identity/members.ts calling revokeUserSessions when a member is disabled
  * (reason membership_disabled) or removed (membership_removed).
  */
 describe('wired in admin.ts: disabling or removing a member revokes their sessions', () => {

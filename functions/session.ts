@@ -1,7 +1,5 @@
 import { httpFunction } from '#shared/http/handler.ts';
 import * as session from '#shared/identity/http.ts';
-// Registers the LDAP authorization refresher used by POST /session/refresh.
-import '#shared/ldap/refresh.ts';
 
 export const handler = httpFunction({
   'GET /session': session.getSession,

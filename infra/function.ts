@@ -68,12 +68,12 @@ export const SECRET_PREFIX_ACTIONS = {
 
 /**
  * Functions that use the runtime's AWS SDK instead of bundling it, where the SDK would pass the
- * 1 MB bundle budget: node-saml's XML stack (the SP metadata and SP-initiated AuthnRequests), and
- * the admin API, which carries four SDK clients (DynamoDB, Secrets Manager, EventBridge, SES) and
- * is off the sign-in path, so its slower cold start costs no login. The benchmark reads this list
- * (bench/bundles.ts).
+ * 1 MB bundle budget: node-saml's XML stack (the SP metadata and SP-initiated AuthnRequests); the
+ * admin API, which carries four SDK clients (DynamoDB, Secrets Manager, EventBridge, SES) and is
+ * off the sign-in path; and the session function, which reaches every connector through the
+ * registry (an LDAP session's refresh). The benchmark reads this list (bench/bundles.ts).
  */
-export const RUNTIME_SDK = new Set(['saml-login', 'saml-metadata', 'admin']);
+export const RUNTIME_SDK = new Set(['saml-login', 'saml-metadata', 'admin', 'session']);
 
 /** The deployment's sender (context `mailFrom`), its SES identity and optional configuration set. */
 export interface MailBinding {
@@ -94,11 +94,13 @@ export function sesResources(stack: Stack, mail: MailBinding): string[] {
 /** What functions without `mail` in their spec bundle instead of the SES client. */
 export const MAIL_ABSENT = join(REPO_ROOT, 'infra', 'mail-absent.ts');
 
-/** Where a function runs when it needs a private network (the LDAP functions). */
+/** Where a function runs when it needs a private network (those whose spec declares `directory`). */
 export interface FunctionNetwork {
   vpc: IVpc;
   subnets: ISubnet[];
   securityGroup: ISecurityGroup;
+  /** The private ranges where directories live, opened to the function's directory connections. */
+  directoryCidrs: readonly string[];
 }
 
 export interface SsoFunctionProps {
@@ -108,6 +110,7 @@ export interface SsoFunctionProps {
     Partial<Pick<FunctionSpec, 'mail'>>;
   /** Variables every function gets (BASE_URL); bindings add the rest. */
   environment: Record<string, string>;
+  /** Joins this network, and gets its directory ranges as PRIVATE_DIRECTORY_CIDRS. */
   network?: FunctionNetwork;
 }
 
@@ -145,6 +148,9 @@ export class SsoFunction extends NodejsFunction {
       depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
       environment: {
         ...props.environment,
+        ...(network && network.directoryCidrs.length > 0
+          ? { PRIVATE_DIRECTORY_CIDRS: network.directoryCidrs.join(',') }
+          : {}),
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: `sso-${name}`,
         POWERTOOLS_METRICS_NAMESPACE: SSO_METRICS.namespace,

@@ -5,10 +5,12 @@ import type { StackConfig } from './context.ts';
 import type { FunctionNetwork } from './function.ts';
 
 /**
- * The existing VPC the LDAP functions join to reach a directory on a private network. It is
- * imported from ids given in context, never looked up, so `cdk synth` stays offline.
+ * The existing VPC the functions whose spec declares `directory` join to reach a directory on a
+ * private network, with the private ranges they may open there. It is imported from ids given in
+ * context, never looked up, so `cdk synth` stays offline. The construct ids and the group's
+ * description keep their first wording (`Ldap…`): changing them would replace deployed resources.
  */
-export function ldapNetwork(
+export function directoryNetwork(
   scope: Construct,
   settings: NonNullable<StackConfig['ldapNetwork']>,
 ): FunctionNetwork {
@@ -27,7 +29,8 @@ export function ldapNetwork(
   // Directory hosts are tenant-supplied, so the destination cannot be narrowed here; the ports can.
   securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(636), 'LDAPS');
   securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(389), 'LDAP with StartTLS');
-  // DynamoDB, Secrets Manager, EventBridge and X-Ray, through a NAT gateway or VPC endpoints.
+  // DynamoDB, Secrets Manager, EventBridge, SES and X-Ray, through a NAT gateway or VPC endpoints;
+  // also the HTTPS URLs of tenants' identity providers (the admin API's checks).
   securityGroup.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'AWS APIs over HTTPS');
-  return { vpc, subnets, securityGroup };
+  return { vpc, subnets, securityGroup, directoryCidrs: settings.directoryCidrs ?? [] };
 }

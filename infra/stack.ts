@@ -2,12 +2,12 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionSpec, ROUTES } from '#shared/routes.ts';
 import { Api } from './api.ts';
-import { BACKGROUND_FUNCTIONS, writtenBackgroundFunctions } from './background.ts';
+import { BACKGROUND_FUNCTIONS } from './background.ts';
 import type { StackConfig } from './context.ts';
 import { Data } from './data.ts';
 import { Events } from './events.ts';
 import { type FunctionNetwork, pascal, SsoFunction } from './function.ts';
-import { ldapNetwork } from './network.ts';
+import { directoryNetwork } from './network.ts';
 import { Observability } from './observability.ts';
 
 export interface SsoStackProps extends StackProps {
@@ -25,6 +25,8 @@ export class SsoStack extends Stack {
   /** Every deployed function by its name in the route table (or background list). */
   readonly functions = new Map<string, SsoFunction>();
   readonly observability: Observability;
+  /** The network of the functions whose spec declares `directory`, when the deployment gives one. */
+  readonly directoryNetwork: FunctionNetwork | undefined;
   /** The sender and SES identity of the functions whose spec declares `mail`. */
   readonly mail: StackConfig['mail'];
 
@@ -39,38 +41,27 @@ export class SsoStack extends Stack {
 
     const specs: [string, FunctionSpec][] = [
       ...Object.entries(FUNCTIONS),
-      ...writtenBackgroundFunctions()
-        .filter((name) => !Object.hasOwn(FUNCTIONS, name))
-        .map((name): [string, FunctionSpec] => [name, BACKGROUND_FUNCTIONS[name]]),
+      ...Object.entries(BACKGROUND_FUNCTIONS),
     ];
-    // Only the LDAP functions join the directory's network; the rest stay out of the VPC (no ENIs,
-    // no NAT gateway or endpoints needed to reach AWS APIs).
-    const inVpc = (name: string) => name.startsWith('ldap');
-    const network =
-      config.ldapNetwork && specs.some(([name]) => inVpc(name))
-        ? ldapNetwork(this, config.ldapNetwork)
+    // Only the functions that declare `directory` join the directory's network; the rest stay out
+    // of the VPC (no ENIs, no NAT gateway or endpoints needed to reach AWS APIs).
+    this.directoryNetwork =
+      config.ldapNetwork && specs.some(([, spec]) => spec.directory)
+        ? directoryNetwork(this, config.ldapNetwork)
         : undefined;
     for (const [name, spec] of specs) {
-      this.functions.set(
-        name,
-        this.createFunction(
-          name,
-          spec,
-          inVpc(name) ? network : undefined,
-          config.ldapNetwork?.directoryCidrs ?? [],
-        ),
-      );
+      const network = spec.directory ? this.directoryNetwork : undefined;
+      this.functions.set(name, this.createFunction(name, spec, network));
     }
 
-    this.api.addRoutes(ROUTES, (name) => {
+    const named = (name: string) => {
       const fn = this.functions.get(name);
-      if (!fn) throw new Error(`Route table names function "${name}", which is not in FUNCTIONS`);
+      if (!fn) throw new Error(`No function "${name}" in FUNCTIONS or BACKGROUND_FUNCTIONS`);
       return fn;
-    });
-    const auditConsumer = this.functions.get('audit-consumer');
-    if (auditConsumer) this.events.deliverAuditTo(auditConsumer);
-    const metadataRefresh = this.functions.get('saml-metadata-refresh');
-    if (metadataRefresh) this.events.scheduleMetadataRefresh(metadataRefresh);
+    };
+    this.api.addRoutes(ROUTES, named);
+    this.events.deliverAuditTo(named('audit-consumer'));
+    this.events.scheduleMetadataRefresh(named('saml-metadata-refresh'));
 
     this.observability = new Observability(this, 'Observability', {
       stage: config.stage,
@@ -110,23 +101,20 @@ export class SsoStack extends Stack {
     }
   }
 
-  /** A function from its spec, granted exactly what the spec names (least privilege). */
+  /**
+   * A function from its spec, granted exactly what the spec names (least privilege); `network` is
+   * the directory network for a spec that declares `directory`, when the deployment has one.
+   */
   private createFunction(
     name: string,
     spec: FunctionSpec,
     network: FunctionNetwork | undefined,
-    directoryCidrs: string[],
   ): SsoFunction {
     const { data } = this;
     const fn = new SsoFunction(this, pascal(name), {
       name,
       spec,
-      environment: {
-        BASE_URL: this.api.baseUrl,
-        ...(network && directoryCidrs.length > 0
-          ? { PRIVATE_DIRECTORY_CIDRS: directoryCidrs.join(',') }
-          : {}),
-      },
+      environment: { BASE_URL: this.api.baseUrl },
       ...(network ? { network } : {}),
     });
     if (spec.table !== 'none') fn.bindTable(data.table, spec.table, data.indexNames);

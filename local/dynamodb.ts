@@ -38,6 +38,8 @@ export const localDynamoClient = (endpoint: string) =>
 
 export interface DynamoDbLocal {
   endpoint: string;
+  /** The Java process, for tests that pause it (SIGSTOP / SIGCONT) to play an outage. */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export async function startDynamoDbLocal(
 
   return {
     endpoint,
+    pid: child.pid,
     async stop() {
       if (exited) return;
       child.kill('SIGTERM');

@@ -12,15 +12,17 @@ export interface Route {
 }
 
 /**
- * What a function may touch; the CDK construct grants exactly this (least privilege) and nothing
- * more. `table`: DynamoDB access; `secrets`: which secrets and how; `events`: may publish;
- * `mail`: may send mail (invitations, password resets) from the deployment's sender.
+ * What a function may touch; the CDK stack grants exactly this (least privilege) and nothing more.
+ * Every capability is declared here, never inferred from a function's name: the stack reads these
+ * fields, and test/infra checks each one against the synthesized template.
  */
 export interface FunctionSpec {
   description: string;
   memoryMb: number;
   timeoutSeconds: number;
+  /** DynamoDB access to the table and its index. */
   table: 'none' | 'read' | 'readWrite';
+  /** Which secrets, and how. */
   secrets: {
     /** The operator token (admin API authentication). */
     operatorToken?: 'read';
@@ -29,8 +31,16 @@ export interface FunctionSpec {
     /** Connection secrets under the prefix: read at login, manage (create/delete) from the admin API. */
     connections?: 'read' | 'manage';
   };
+  /** May publish domain events on the bus. */
   events: boolean;
+  /** May send mail (invitations, password resets) from the deployment's sender, through SES. */
   mail: boolean;
+  /**
+   * Opens connections to tenants' directories (LDAP login and refresh, the live test and the group
+   * search of the admin API): joins the directory network and gets its private ranges when the
+   * deployment has one (context `ldapVpcId`, `ldapDirectoryCidrs`).
+   */
+  directory: boolean;
 }
 
 /** One Lambda per route group; `functions/{name}.ts` exports `handler`. */
@@ -43,6 +53,7 @@ export const FUNCTIONS = {
     secrets: {},
     events: false,
     mail: false,
+    directory: false,
   },
   admin: {
     description: 'Tenant, connection, user and group administration',
@@ -52,6 +63,7 @@ export const FUNCTIONS = {
     secrets: { operatorToken: 'read', sessionKeys: 'read', connections: 'manage' },
     events: true,
     mail: true,
+    directory: true,
   },
   'saml-metadata': {
     description: 'SAML SP metadata',
@@ -61,6 +73,7 @@ export const FUNCTIONS = {
     secrets: { connections: 'read' },
     events: false,
     mail: false,
+    directory: false,
   },
   'saml-acs': {
     description: 'SAML assertion consumer service',
@@ -70,6 +83,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
     mail: false,
+    directory: false,
   },
   'saml-login': {
     description: 'SP-initiated SAML login (AuthnRequest)',
@@ -79,6 +93,7 @@ export const FUNCTIONS = {
     secrets: { connections: 'read' },
     events: false,
     mail: false,
+    directory: false,
   },
   'oidc-login': {
     description: 'OpenID Connect authorization request and third-party-initiated login',
@@ -88,6 +103,7 @@ export const FUNCTIONS = {
     secrets: {},
     events: true,
     mail: false,
+    directory: false,
   },
   'oidc-callback': {
     description: 'OpenID Connect callback: code exchange and ID token validation',
@@ -97,6 +113,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
     mail: false,
+    directory: false,
   },
   'ldap-login': {
     description: 'LDAP email and password login',
@@ -106,6 +123,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
     mail: false,
+    directory: true,
   },
   'password-login': {
     description: 'Password login for local users',
@@ -114,7 +132,19 @@ export const FUNCTIONS = {
     table: 'readWrite',
     secrets: { sessionKeys: 'rotate' },
     events: true,
+    mail: false,
+    directory: false,
+  },
+  // Off the sign-in path, so the SES client stays out of password-login's bundle and cold start.
+  'password-reset': {
+    description: 'Password reset and invitation links: ask for a link, set a password from one',
+    memoryMb: 1024,
+    timeoutSeconds: 15,
+    table: 'readWrite',
+    secrets: {},
+    events: true,
     mail: true,
+    directory: false,
   },
   session: {
     description: 'Session read, refresh, logout and the session JWKS',
@@ -124,6 +154,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'rotate', connections: 'read' },
     events: true,
     mail: false,
+    directory: true,
   },
   tokens: {
     description: 'API tokens for the CLI',
@@ -133,6 +164,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'read' },
     events: true,
     mail: false,
+    directory: false,
   },
   'login-page': {
     description: 'Hosted login page and home-realm discovery',
@@ -142,6 +174,7 @@ export const FUNCTIONS = {
     secrets: { sessionKeys: 'read' },
     events: false,
     mail: false,
+    directory: false,
   },
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -192,10 +225,10 @@ export const ROUTES = [
   { method: 'POST', path: '/ldap/{connectionId}/login', function: 'ldap-login' },
 
   { method: 'POST', path: '/login/password', function: 'password-login' },
-  { method: 'GET', path: '/login/forgot', function: 'password-login' },
-  { method: 'POST', path: '/login/forgot', function: 'password-login' },
-  { method: 'GET', path: '/login/reset', function: 'password-login' },
-  { method: 'POST', path: '/login/reset', function: 'password-login' },
+  { method: 'GET', path: '/login/forgot', function: 'password-reset' },
+  { method: 'POST', path: '/login/forgot', function: 'password-reset' },
+  { method: 'GET', path: '/login/reset', function: 'password-reset' },
+  { method: 'POST', path: '/login/reset', function: 'password-reset' },
   { method: 'GET', path: '/login/discover', function: 'login-page' },
   { method: 'GET', path: '/t/{tenantId}/login', function: 'login-page' },
 

@@ -4,6 +4,8 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type Config, mailSettings, readConfig } from './config.ts';
+import { AppError } from './errors.ts';
+import { awsClientOptions, callAws, serviceUnavailable } from './ports/aws.ts';
 import { type Clock, systemClock } from './ports/clock.ts';
 import { EventBridgePublisher, type EventPublisher } from './ports/events.ts';
 import { MAIL_TIMEOUT_MS, type Mailer, SesMailer } from './ports/mail.ts';
@@ -39,8 +41,18 @@ export function configureRuntime(adapters: Partial<Omit<Runtime, 'config' | 'db'
   current = undefined;
 }
 
+/**
+ * The DynamoDB document client every repository uses. Its failures are translated here, once, so
+ * no repository or service matches AWS error names for them: a table that does not answer in time
+ * (AWS_CALL_LIMITS), cannot be reached, throttles or fails (5xx) is a 503 `store_unavailable` with
+ * Retry-After; input DynamoDB refuses that we failed to bound (a key over 2 KB, an item over
+ * 400 KB) is the caller's, a 400 `invalid_request`. What the table answers about the data (a
+ * failed condition, a transaction cancelled by one or by a concurrent one) passes through for the
+ * store to interpret; a transaction cancelled only because an item was throttled is an outage.
+ */
 export function createDocumentClient(config: Pick<Config, 'DYNAMODB_ENDPOINT' | 'AWS_REGION'>) {
   const client = new DynamoDBClient({
+    ...awsClientOptions(),
     ...(config.DYNAMODB_ENDPOINT
       ? {
           endpoint: config.DYNAMODB_ENDPOINT,
@@ -49,9 +61,45 @@ export function createDocumentClient(config: Pick<Config, 'DYNAMODB_ENDPOINT' | 
         }
       : {}),
   });
+  // The document client shares this stack; `initialize` wraps marshalling, signing and retries.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await callAws('store_unavailable', STORE_UNAVAILABLE, 'DynamoDB', () => next(args));
+      } catch (error) {
+        if (isInputRejectedByStore(error)) {
+          throw new AppError('invalid_request', 'The request could not be processed.', { cause: error });
+        }
+        if (isThrottledTransaction(error))
+          throw serviceUnavailable('store_unavailable', STORE_UNAVAILABLE, error);
+        throw error;
+      }
+    },
+    { step: 'initialize', name: 'storeErrors', priority: 'high' },
+  );
   return DynamoDBDocumentClient.from(traced(client), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
+}
+
+const STORE_UNAVAILABLE = 'The service cannot reach its data store right now; try again shortly.';
+
+/** DynamoDB's answer to input it will not store (a ValidationException it sent, not one we made). */
+function isInputRejectedByStore(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: unknown } | null;
+  return e?.name === 'ValidationException' && e.$metadata !== undefined;
+}
+
+/** TransactWriteItems cancelled for throughput alone (no condition failed, no conflict). */
+function isThrottledTransaction(error: unknown): boolean {
+  const e = error as { name?: string; CancellationReasons?: { Code?: string }[] } | null;
+  if (e?.name !== 'TransactionCanceledException') return false;
+  const codes = (e.CancellationReasons ?? [])
+    .map((r) => r.Code)
+    .filter((c) => c !== undefined && c !== 'None');
+  return (
+    codes.length > 0 && codes.every((c) => c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded')
+  );
 }
 
 /**
@@ -86,9 +134,10 @@ export function runtime(): Runtime {
     db: { doc: createDocumentClient(config), table: config.TABLE_NAME },
     secrets:
       overrides.secrets ??
-      new SecretsManagerStore(traced(new SecretsManagerClient({})), config.SECRETS_PREFIX),
+      new SecretsManagerStore(traced(new SecretsManagerClient(awsClientOptions())), config.SECRETS_PREFIX),
     events:
-      overrides.events ?? new EventBridgePublisher(traced(new EventBridgeClient({})), config.EVENT_BUS_NAME),
+      overrides.events ??
+      new EventBridgePublisher(traced(new EventBridgeClient(awsClientOptions())), config.EVENT_BUS_NAME),
     mail: overrides.mail ?? sesMailer(config),
     clock: overrides.clock ?? systemClock,
   };

@@ -1,11 +1,9 @@
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { authorizeTenant, type Principal } from '../auth/principal.ts';
 import { Errors } from '../errors.ts';
 import type { PublishedEvent } from '../ports/events.ts';
 import type { Runtime } from '../runtime.ts';
-import { keys } from '../store/keys.ts';
-import { decodeCursor } from '../store/users.ts';
+import { listAuditRecords, putAuditRecord } from '../store/audit.ts';
 
 /**
  * The audit trail: every domain event of a tenant becomes a record in the tenant's partition,
@@ -17,21 +15,14 @@ export const AUDIT_RETENTION_DAYS = 365;
 export async function recordAuditEvent(rt: Runtime, event: PublishedEvent): Promise<boolean> {
   if (!event.tenantId) return false;
   const expiresAt = Math.floor(Date.parse(event.time) / 1000) + AUDIT_RETENTION_DAYS * 86_400;
-  await rt.db.doc.send(
-    new PutCommand({
-      TableName: rt.db.table,
-      Item: {
-        ...keys.audit(event.tenantId, event.time, event.id),
-        entity: 'audit',
-        id: event.id,
-        type: event.type,
-        time: event.time,
-        tenantId: event.tenantId,
-        detail: event.detail,
-        expiresAt,
-      },
-    }),
-  );
+  await putAuditRecord(rt.db, {
+    id: event.id,
+    type: event.type,
+    time: event.time,
+    tenantId: event.tenantId,
+    detail: event.detail,
+    expiresAt,
+  });
   return true;
 }
 
@@ -48,23 +39,8 @@ export async function listAudit(
   query: z.output<typeof AuditQuery>,
 ) {
   authorizeTenant(principal, tenantId, 'read');
-  const { pk, skPrefix } = keys.auditOf(tenantId);
-  const start = decodeCursor(query.cursor, pk);
-  if (query.cursor && !start) throw Errors.invalidRequest('The cursor is not valid.');
-  const out = await rt.db.doc.send(
-    new QueryCommand({
-      TableName: rt.db.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
-      ScanIndexForward: false,
-      Limit: query.limit,
-      ExclusiveStartKey: start,
-    }),
-  );
-  const items = (out.Items ?? []).map((i) => ({ id: i.id, type: i.type, time: i.time, detail: i.detail }));
-  const last = out.LastEvaluatedKey;
-  const cursor = last
-    ? Buffer.from(JSON.stringify({ pk: last.pk, sk: last.sk })).toString('base64url')
-    : undefined;
-  return { items, ...(cursor ? { cursor } : {}) };
+  const page = await listAuditRecords(rt.db, tenantId, query.limit, query.cursor);
+  if (page === 'bad_cursor') throw Errors.invalidRequest('The cursor is not valid.');
+  const items = page.items.map((r) => ({ id: r.id, type: r.type, time: r.time, detail: r.detail }));
+  return { items, ...(page.cursor ? { cursor: page.cursor } : {}) };
 }

@@ -71,7 +71,7 @@ export const testConnection: Operation = async (request) => {
   return json(200, result);
 };
 
-const GroupQuery = z.strictObject({ q: z.string().max(200).default('') });
+export const GroupQuery = z.strictObject({ q: z.string().max(200).default('') });
 
 export const directoryGroups: Operation = async (request) => {
   const principal = await authenticate(request);

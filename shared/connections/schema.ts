@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { TenantRole } from '../tenants/model.ts';
 
 /**
- * Connection bodies (DESIGN.md, "Connection bodies"). Every object is strict: an unknown key is a
+ * Connection bodies (docs/architecture.md, "The connector contract"). Every object is strict: an unknown key is a
  * 400, so a typo in a security option never silently falls back to a default.
  */
 
@@ -224,6 +224,9 @@ export const PROTOCOL_CONFIGS = { saml: SamlConfig, oidc: OidcConfig, ldap: Ldap
   ConnectionType,
   unknown
 >;
+
+/** The parsed protocol object of a connection type. */
+export type ProtocolConfig<T extends ConnectionType> = z.output<(typeof PROTOCOL_CONFIGS)[T]>;
 
 const common = {
   name: Name,

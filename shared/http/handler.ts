@@ -4,6 +4,7 @@ import middy from '@middy/core';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import { metrics } from '../metrics.ts';
+import { withOutageScope } from '../ports/aws.ts';
 import { tracing } from '../tracer.ts';
 import { prefersHtml } from './negotiate.ts';
 import { toRequest } from './request.ts';
@@ -46,11 +47,8 @@ Trace ID: <code id="trace-id">${escapeHtml(traceId)}</code></p>
 
 /** Turns any thrown value into the error envelope (or its HTML page), logging what is not exposed. */
 export function errorResponse(thrown: unknown, event: HttpEvent): HttpResult {
-  const error = isAppError(thrown)
-    ? thrown
-    : isInputRejectedByStore(thrown)
-      ? new AppError(400, 'invalid_request', 'The request could not be processed.', { cause: thrown })
-      : Errors.internal(thrown);
+  // AWS failures arrive translated by their adapters (runtime.ts, ports/); anything else is ours.
+  const error = isAppError(thrown) ? thrown : Errors.internal(thrown);
   const traceId = requestIdOf(event);
   if (error.status >= 500) logger.error('request failed', { code: error.code, error: thrown });
   else logger.info('request refused', { code: error.code, status: error.status });
@@ -71,15 +69,6 @@ export function errorResponse(thrown: unknown, event: HttpEvent): HttpResult {
         error.headers,
       );
   return withHeaders(result, traceId);
-}
-
-/**
- * DynamoDB refuses some input we failed to bound (a key over 2 KB, an item over 400 KB). It is
- * still the caller's input, so a 400; the cause is logged.
- */
-function isInputRejectedByStore(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: unknown } | null;
-  return e?.name === 'ValidationException' && e.$metadata !== undefined;
 }
 
 /** The house middleware: request id in the logs, security headers, and the one onError. */
@@ -114,8 +103,9 @@ export function httpFunction(operations: Readonly<Record<string, Operation>>) {
     .use(httpLayer())
     .handler(async (event) => {
       const operation = Object.hasOwn(operations, event.routeKey) ? operations[event.routeKey] : undefined;
-      if (!operation) throw new AppError(404, 'not_found', 'No such route.');
-      return operation(toRequest(event));
+      if (!operation) throw new AppError('not_found', 'No such route.');
+      // One request, one outage memory: a store that timed out once is not waited for again.
+      return withOutageScope(() => operation(toRequest(event)));
     });
   return Object.assign(handler, { routeKeys: Object.keys(operations) });
 }

@@ -115,12 +115,8 @@ export async function putMapping(
     xroleName: xrole.name,
     groupName: group.name,
   };
-  try {
-    await access.putMapping(rt.db, mapping);
-  } catch (error) {
-    if ((error as { name?: string }).name === 'TransactionCanceledException') throw Errors.versionConflict();
-    throw error;
-  }
+  // the group or external role went between the reads and the write
+  if (!(await access.putMapping(rt.db, mapping))) throw Errors.versionConflict();
   await rt.events.publish({
     type: 'role_mapping.changed',
     tenantId,

@@ -1,8 +1,12 @@
+import type * as z from 'zod';
+import { type Configured, configured, isConnectionId } from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
+import { type ConnectionType, PROTOCOL_CONFIGS, type ProtocolConfig } from '../connections/schema.ts';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { countWith, MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
+import { connectionForLogin } from '../store/connections.ts';
 import { tenantForLogin } from '../store/tenants.ts';
 import { ssoOn, type Tenant } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
@@ -56,6 +60,58 @@ export async function ssoTenantOf(rt: Runtime, tenantId: string): Promise<Tenant
   const tenant = await tenantOf(rt, tenantId);
   if (!ssoOn(tenant)) throw ssoDisabled();
   return tenant;
+}
+
+/**
+ * The connection a login route names, of the route's protocol and enabled, its config parsed once
+ * (the only place a login reads it). Every id that is not a connection id is a 404 without a read.
+ */
+export async function loginConnection<T extends ConnectionType>(
+  rt: Runtime,
+  protocol: T,
+  connectionId: string,
+): Promise<Configured<ProtocolConfig<T>>> {
+  const connection = isConnectionId(connectionId) ? await connectionForLogin(rt.db, connectionId) : undefined;
+  if (connection?.type !== protocol) throw Errors.notFound('The connection');
+  if (!connection.enabled) {
+    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off for the organization.');
+  }
+  return configured(connection, PROTOCOL_CONFIGS[protocol] as unknown as z.ZodType<ProtocolConfig<T>>);
+}
+
+/** What every login step starts from: the connection, and its tenant with single sign-on on. */
+export interface LoginStart<T extends ConnectionType> {
+  connection: Configured<ProtocolConfig<T>>;
+  tenant: Tenant;
+}
+
+/**
+ * Every IdP login, started (SAML AuthnRequest, OIDC authorization request) or completed (SAML ACS,
+ * OIDC callback, LDAP bind) goes through here, as Dex's server starts every login the same way:
+ * look up the connection, check its type and that it is enabled, check that the tenant has single
+ * sign-on on, then run the protocol's step. Any failure, here or in the step, is recorded once
+ * (login.failed) and rethrown. Single sign-on is checked again where the login completes
+ * (signInWithIdentity), since a response can arrive at any time.
+ */
+export async function runLogin<T extends ConnectionType, R>(
+  rt: Runtime,
+  protocol: T,
+  connectionId: string,
+  step: (start: LoginStart<T>) => Promise<R>,
+): Promise<R> {
+  let connection: Configured<ProtocolConfig<T>> | undefined;
+  try {
+    connection = await loginConnection(rt, protocol, connectionId);
+    const tenant = await ssoTenantOf(rt, connection.tenantId);
+    return await step({ connection, tenant });
+  } catch (error) {
+    await recordLoginFailure(rt, {
+      ...(connection ? { tenantId: connection.tenantId, connectionId: connection.id } : {}),
+      protocol,
+      error,
+    });
+    throw error;
+  }
 }
 
 /**

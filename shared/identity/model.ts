@@ -2,8 +2,8 @@ import type { ConnectionType } from '../connections/schema.ts';
 import type { TenantRole } from '../tenants/model.ts';
 
 /**
- * What every connector hands the identity core once the IdP has proven who someone is (DESIGN.md,
- * "One connector shape"). Everything after this is protocol-blind.
+ * What every connector hands the identity core once the IdP has proven who someone is
+ * (docs/architecture.md, "The connector contract"). Everything after this is protocol-blind.
  */
 export interface VerifiedIdentity {
   tenantId: string;

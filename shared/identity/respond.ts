@@ -23,7 +23,7 @@ export function landingUrl(rt: Runtime, tenant: Tenant, requested: string | unde
 }
 
 /**
- * A successful login's answer (DESIGN.md): 303 to the landing URL with the session cookie, or 200
+ * A successful login's answer (docs/openapi.yaml): 303 to the landing URL with the session cookie, or 200
  * {session, token} for a JSON client.
  */
 export function loginResponse(

@@ -1,3 +1,4 @@
+import { configuredConnection, connectorOf } from '../connections/registry.ts';
 import { AppError } from '../errors.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
@@ -6,7 +7,6 @@ import { refreshSession } from '../store/sessions.ts';
 import { tenantForLogin } from '../store/tenants.ts';
 import { ssoOn } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
-import { refresherFor } from './refresh.ts';
 import { resign, revokeSession, verifySession } from './sessions.ts';
 
 const ended = (why: string) =>
@@ -29,13 +29,14 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
   const connection = record.connectionId
     ? await getConnection(rt.db, record.tenantId, record.connectionId)
     : undefined;
-  const refresher = connection ? refresherFor(connection.type) : undefined;
+  // The connector's optional `refresh` capability (LDAP re-reads the directory), by type.
+  const connector = connection ? connectorOf(connection) : undefined;
   // A connection turned off, or single sign-on turned off for the tenant: no silent renewal.
   const tenant = connection ? await tenantForLogin(rt.db, record.tenantId) : undefined;
-  if (!connection?.enabled || !refresher || !(tenant && ssoOn(tenant))) {
+  if (!connection?.enabled || !connector?.refresh || !(tenant && ssoOn(tenant))) {
     throw new AppError(401, 'login_required', 'Your authorization has expired; sign in again.');
   }
-  const outcome = await refresher(rt, connection, record);
+  const outcome = await connector.refresh(rt, configuredConnection(connection), record);
   if (outcome === 'gone') {
     await revokeSession(rt, record.id);
     await rt.events.publish({

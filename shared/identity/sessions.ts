@@ -12,7 +12,7 @@ import { currentKey, keyById } from './signing-keys.ts';
 
 export const SESSION_COOKIE = 'sso_session';
 
-/** The session JWT's claims (DESIGN.md, public contract). */
+/** The session JWT's claims (docs/architecture.md, "Sessions"; docs/openapi.yaml). */
 export interface SessionClaims {
   sub: string;
   tid: string;

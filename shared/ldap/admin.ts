@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { Connection } from '../connections/model.ts';
+import type { Configured, DirectoryGroup, LiveTestResult } from '../connections/contract.ts';
 import { type Finding, verdict } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
@@ -11,7 +11,6 @@ import {
   bindServiceAccount,
   directoryBase,
   formatParent,
-  ldapConfigOf,
   openOptions,
   readEntry,
   serviceAccountOf,
@@ -162,8 +161,8 @@ async function sampleUsers(directory: Directory, config: LdapConfig, bases: stri
   return users;
 }
 
-export async function liveTest(rt: Runtime, connection: Connection) {
-  const config = ldapConfigOf(connection);
+export async function liveTest(rt: Runtime, connection: Configured<LdapConfig>): Promise<LiveTestResult> {
+  const { config } = connection;
   const { problems, warnings } = offlineChecks(
     config,
     rt.config.ALLOW_PRIVATE_URLS,
@@ -223,8 +222,12 @@ export async function liveTest(rt: Runtime, connection: Connection) {
   return { compatibility: verdict(problems, warnings), report };
 }
 
-export async function directoryGroups(rt: Runtime, connection: Connection, query: string) {
-  const config = ldapConfigOf(connection);
+export async function directoryGroups(
+  rt: Runtime,
+  connection: Configured<LdapConfig>,
+  query: string,
+): Promise<DirectoryGroup[]> {
+  const { config } = connection;
   const account = await serviceAccountOf(rt, connection, config);
   return withDirectory(config, openOptions(rt), async (directory) => {
     await bindServiceAccount(directory, account);

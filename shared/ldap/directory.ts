@@ -1,14 +1,12 @@
 import { type Connection, secretMissing } from '../connections/model.ts';
-import { LdapConfig } from '../connections/schema.ts';
-import { AppError } from '../errors.ts';
+import type { LdapConfig } from '../connections/schema.ts';
 import { logger } from '../logger.ts';
 import type { Runtime } from '../runtime.ts';
 import { type Directory, type DirectoryEntry, DirectoryUnavailable, type OpenOptions } from './client.ts';
 import { attr, escapeFilterValue, guidToString, isAttributeName, isUuid, parseFilter } from './escape.ts';
 
 /**
- * What LDAP login, refresh and the admin calls share: the connection's parsed config, its service
- * account, and how a user's entry is found and turned into a stable subject.
+ * What LDAP login, refresh and the admin calls share: the connection's service account, and how a user's entry is found and turned into a stable subject.
  */
 export const SERVICE_ACCOUNT_SECRET = 'dnResolution.serviceAccount.password';
 
@@ -21,17 +19,6 @@ export const SERVICE_ACCOUNT_SECRET = 'dnResolution.serviceAccount.password';
 export const LDAP_SECRET_DESTINATIONS = {
   [SERVICE_ACCOUNT_SECRET]: ['url', 'caPem', 'insecure'],
 } as const satisfies Record<string, readonly (keyof LdapConfig)[]>;
-
-export function ldapConfigOf(connection: Connection): LdapConfig {
-  const parsed = LdapConfig.safeParse(connection.config);
-  if (!parsed.success) {
-    throw new AppError(500, 'connection_misconfigured', 'The directory connection is misconfigured.', {
-      cause: parsed.error,
-      expose: false,
-    });
-  }
-  return parsed.data;
-}
 
 export const openOptions = (rt: Runtime, deadlineMs?: number): OpenOptions => ({
   allowPrivate: rt.config.ALLOW_PRIVATE_URLS,

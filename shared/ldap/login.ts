@@ -1,23 +1,22 @@
 import * as z from 'zod';
+import type { Configured, Verification } from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import { validate } from '../http/request.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { CSRF_FIELD, checkCsrf } from '../identity/csrf.ts';
-import { recordLoginFailure, signInWithIdentity, ssoTenantOf } from '../identity/login.ts';
+import { runLogin, signInWithIdentity } from '../identity/login.ts';
 import type { VerifiedIdentity } from '../identity/model.ts';
 import { type Attempt, reserveAttempt } from '../identity/throttle.ts';
 import { logger } from '../logger.ts';
 import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
-import { connectionForLogin } from '../store/connections.ts';
 import { normalizeEmail } from '../store/users.ts';
 import { type Directory, type DirectoryEntry, isUsablePassword, withDirectory } from './client.ts';
 import {
   bindServiceAccount,
   isDisabled,
-  ldapConfigOf,
   openOptions,
   readEntry,
   searchUpn,
@@ -51,10 +50,15 @@ export type Refusal =
   | 'ambiguous_user'
   | 'wrong_password';
 
-export type Authentication =
-  | { ok: true; identity: VerifiedIdentity }
-  | { ok: false; refusal: Refusal }
-  | { ok: false; refusal: 'account_disabled' };
+/** The LDAP connector's `verify` result: wrong credentials and a disabled account are results. */
+export type Authentication = Verification<Refusal | 'account_disabled'>;
+
+/** What the user sent (the connector's `verify` input); `gate` is the attempt throttle. */
+export interface Credentials {
+  email: string;
+  password: string;
+  gate?: Promise<unknown>;
+}
 
 const invalidCredentials = () =>
   new AppError(401, 'invalid_credentials', 'The email or password is not correct.');
@@ -119,12 +123,10 @@ async function signedInEntry(
  */
 export async function authenticate(
   rt: Runtime,
-  connection: Connection,
-  config: LdapConfig,
-  email: string,
-  password: string,
-  gate?: Promise<unknown>,
+  connection: Configured<LdapConfig>,
+  { email, password, gate }: Credentials,
 ): Promise<Authentication> {
+  const { config } = connection;
   // Before anything touches the network: RFC 4513 section 5.1.2 (see isUsablePassword).
   if (!isUsablePassword(password)) return { ok: false, refusal: 'unusable_password' };
   const parts = splitEmail(email);
@@ -200,18 +202,6 @@ export function directoryIssuer(config: Pick<LdapConfig, 'url'>): string {
   return `${url.protocol}//${url.hostname}:${port}`.toLowerCase();
 }
 
-/** The enabled LDAP connection named by the route. */
-export async function loginConnection(rt: Runtime, connectionId: string): Promise<Connection> {
-  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
-  if (connection?.type !== 'ldap') {
-    throw new AppError(404, 'not_found', 'The directory connection was not found.');
-  }
-  if (!connection.enabled) {
-    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off for the organization.');
-  }
-  return connection;
-}
-
 export async function ldapLogin(
   rt: Runtime,
   request: HttpRequest,
@@ -219,29 +209,29 @@ export async function ldapLogin(
 ): Promise<HttpResult> {
   const body = validate(LdapLoginBody, request.body ?? {});
   checkCsrf(request, body[CSRF_FIELD]);
-  let connection: Connection;
-  try {
-    connection = await loginConnection(rt, connectionId);
-  } catch (error) {
-    await recordLoginFailure(rt, { protocol: 'ldap', error });
-    throw error;
-  }
-  const failure = (error: unknown) =>
-    recordLoginFailure(rt, {
-      tenantId: connection.tenantId,
-      connectionId: connection.id,
-      protocol: 'ldap',
-      error,
-    });
+  return runLogin(rt, 'ldap', connectionId, async ({ connection, tenant }) => {
+    const identity = await verifyThrottled(rt, request, connection, tenant.settings.loginThrottle, body);
+    // From here the identity core records its own outcome (login.succeeded or login.failed).
+    return signInWithIdentity(rt, request, connection, identity, body.redirectTo ?? request.query.redirect);
+  });
+}
 
-  let identity: VerifiedIdentity;
+/**
+ * The connector's `verify` under the attempt throttle: a refusal of the credentials counts as a
+ * failed attempt and answers invalid_credentials (account_disabled for a disabled entry); no
+ * verdict on the password (the directory failed) gives the attempt back.
+ */
+async function verifyThrottled(
+  rt: Runtime,
+  request: HttpRequest,
+  connection: Configured<LdapConfig>,
+  limits: Parameters<typeof reserveAttempt>[1]['limits'],
+  body: z.output<typeof LdapLoginBody>,
+): Promise<VerifiedIdentity> {
   let attempt: Attempt | undefined;
   try {
-    const config = ldapConfigOf(connection);
-    const tenant = await ssoTenantOf(rt, connection.tenantId);
-    const limits = tenant.settings.loginThrottle;
     const email = normalizeEmail(body.email);
-    const attempts = { limits, tenantId: tenant.id, email, ip: request.sourceIp };
+    const attempts = { limits, tenantId: connection.tenantId, email, ip: request.sourceIp };
     // The attempt is reserved (throttle.ts) while the directory connects: Directory.open hands the
     // connection over only once the reservation is made, so nothing is bound before, and its
     // refusal (429) wins over whatever else failed, as when it was made first. Every path below
@@ -250,7 +240,7 @@ export async function ldapLogin(
     const reservation = reserveAttempt(rt, attempts);
     reservation.catch(() => undefined);
     const started = performance.now();
-    const outcome = await authenticate(rt, connection, config, email, body.password, reservation)
+    const outcome = await authenticate(rt, connection, { email, password: body.password, gate: reservation })
       .catch(async (error: unknown) => {
         attempt = await reservation;
         throw error;
@@ -268,13 +258,10 @@ export async function ldapLogin(
       throw invalidCredentials();
     }
     await attempt.succeeded();
-    identity = outcome.identity;
+    return outcome.identity;
   } catch (error) {
     // No verdict on the password (the directory failed), or a disabled account: given back.
     await attempt?.release();
-    await failure(error);
     throw error;
   }
-  // From here the identity core records its own outcome (login.succeeded or login.failed).
-  return signInWithIdentity(rt, request, connection, identity, body.redirectTo ?? request.query.redirect);
 }

@@ -1,7 +1,7 @@
+import type { Configured, RefreshOutcome } from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
 import type { LdapConfig } from '../connections/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
-import { type AuthorizationRefresher, registerRefresher } from '../identity/refresh.ts';
 import type { Runtime } from '../runtime.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 import { type Directory, type DirectoryEntry, withDirectory } from './client.ts';
@@ -10,7 +10,6 @@ import {
   directoryBase,
   formatParent,
   isDisabled,
-  ldapConfigOf,
   openOptions,
   serviceAccountOf,
   userAttributes,
@@ -22,8 +21,8 @@ import { readGroups } from './groups.ts';
  * POST /session/refresh for LDAP sessions: once the connection's authorization TTL has passed,
  * the user's entry is found again by its stable id (we never keep the user's password) with the
  * service account, and its groups are read again. An entry that is gone or disabled ends the
- * session; a group the user left no longer grants access. Importing this module registers it;
- * functions/session.ts imports it so the session Lambda has it.
+ * session; a group the user left no longer grants access. The LDAP connector's `refresh`
+ * capability (connector.ts); the session service finds it through the registry.
  */
 
 function searchBases(directory: Directory, config: LdapConfig): string[] {
@@ -64,12 +63,12 @@ async function findBySubject(
   return found.size === 1 ? [...found.values()][0] : undefined;
 }
 
-export const refreshLdapAuthorization: AuthorizationRefresher = async (
+export async function refreshLdapAuthorization(
   rt: Runtime,
-  connection: Connection,
+  connection: Configured<LdapConfig>,
   session: SessionRecord,
-) => {
-  const config = ldapConfigOf(connection);
+): Promise<RefreshOutcome> {
+  const { config } = connection;
   const account = await serviceAccountOf(rt, connection, config);
   if (!account && config.dnResolution.method !== 'search') {
     // Format and UPN connections have no service account to read with; the user signs in again.
@@ -99,6 +98,4 @@ export const refreshLdapAuthorization: AuthorizationRefresher = async (
       .catch(() => undefined);
     throw error;
   }
-};
-
-registerRefresher('ldap', refreshLdapAuthorization);
+}

@@ -1,10 +1,10 @@
 import * as client from 'openid-client';
+import type { Configured, Verified } from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
 import type { OidcConfig } from '../connections/schema.ts';
 import { AppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
-import { recordLoginFailure, signInWithIdentity } from '../identity/login.ts';
-import type { VerifiedIdentity } from '../identity/model.ts';
+import { runLogin, signInWithIdentity } from '../identity/login.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { consumeLoginState } from '../store/one-time.ts';
@@ -18,43 +18,37 @@ import {
   issuerMismatch,
   refusalOf,
 } from './refusals.ts';
-import {
-  bindingMatches,
-  callbackUrl,
-  clearedBinding,
-  LoginStateData,
-  oidcConnection,
-  stateInvalid,
-} from './state.ts';
+import { bindingMatches, callbackUrl, clearedBinding, LoginStateData, stateInvalid } from './state.ts';
 import type { TokenResponseFacts } from './transport.ts';
 
 /** How far in the future an `iat` may be before the token is refused (clocks drift a little). */
 const IAT_LEEWAY_SECONDS = 60;
 
-interface Verified {
-  identity: VerifiedIdentity;
-  redirect?: string;
+type Query = HttpRequest['query'];
+type Tokens = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+type IdTokenClaims = NonNullable<ReturnType<Tokens['claims']>>;
+
+/** What the callback verified: the identity, where to go, and the state (to clear its cookie). */
+export interface CallbackVerified extends Verified {
   state: string;
 }
 
 /**
- * The callback's protocol half: the stored state consumed atomically, the browser binding, the
- * authorization response (RFC 9207 `iss`, IdP errors), the code exchange and the ID token checks
- * (OIDC Core 3.1.3.7), then UserInfo when the ID token lacks the email or groups.
+ * Step 1, the login's own state (RFC 6749 10.12): present and bounded, consumed atomically before
+ * anything else (replayed or not: a second use of one state finds nothing), for this connection,
+ * and bound to the browser that started the login.
  */
-async function verifyCallback(
+async function consumeState(
   rt: Runtime,
   request: HttpRequest,
-  connection: Connection,
-  config: OidcConfig,
-): Promise<Verified> {
+  connection: Pick<Connection, 'id'>,
+): Promise<{ state: string; data: LoginStateData }> {
   const query = request.query;
   const state = query.state;
   if (!state || state.length > 512) {
     if (query.error) throw idpError(query.error);
     throw stateInvalid();
   }
-  // Consumed before anything else, replayed or not: a second use of one state finds nothing.
   const stored = await consumeLoginState(rt.db, state, epochSeconds(rt.clock.now()));
   if (stored?.kind !== 'oidc') throw stateInvalid();
   if (stored.connectionId !== connection.id) {
@@ -62,17 +56,21 @@ async function verifyCallback(
   }
   const parsed = LoginStateData.safeParse(stored.data);
   if (!parsed.success) throw stateInvalid();
-  const data = parsed.data;
-  if (!bindingMatches(request, state, data.binding)) {
+  if (!bindingMatches(request, state, parsed.data.binding)) {
     throw new AppError(
       400,
       'browser_mismatch',
       'This sign-in was started in another browser. Start the sign-in again here.',
     );
   }
+  return { state, data: parsed.data };
+}
 
-  const metadata = await providerMetadata(rt, config);
-  // RFC 9207 section 2.4: compare `iss` when sent; require it when the provider says it sends it.
+/**
+ * Step 2, the authorization response: RFC 9207 section 2.4 `iss` (compared when sent, required
+ * when the provider says it sends it), an IdP error (OIDC Core 3.1.2.6), then a code.
+ */
+function checkAuthorizationResponse(query: Query, metadata: client.ServerMetadata): void {
   if (
     query.iss !== undefined
       ? query.iss !== metadata.issuer
@@ -84,23 +82,23 @@ async function verifyCallback(
   if (!query.code) {
     throw new AppError(400, 'invalid_callback', 'The identity provider sent no authorization code.');
   }
+}
 
-  const facts: TokenResponseFacts = { encryptedIdToken: false };
-  const configuration = configurationFor(
-    rt,
-    config,
-    metadata,
-    await clientAuthOf(rt, connection, config),
-    facts,
-  );
-  const currentUrl = new URL(callbackUrl(rt, connection.id));
-  for (const [name, value] of Object.entries(query)) currentUrl.searchParams.set(name, value);
-
-  let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+/**
+ * Step 3, the token request (OIDC Core 3.1.3.1) and the ID token validation openid-client does
+ * (OIDC Core 3.1.3.7: iss, aud, signature with the pinned alg, exp, nonce, auth_time for max_age).
+ * Every check is passed explicitly: openid-client checks state, nonce, PKCE and max_age only when
+ * given, and the ID token only when told one is expected.
+ */
+async function exchangeCode(
+  configuration: client.Configuration,
+  facts: TokenResponseFacts,
+  currentUrl: URL,
+  state: string,
+  data: LoginStateData,
+): Promise<Tokens> {
   try {
-    // Every check is passed explicitly: openid-client checks state, nonce, PKCE and max_age only
-    // when given, and the ID token only when told one is expected.
-    tokens = await client.authorizationCodeGrant(configuration, currentUrl, {
+    return await client.authorizationCodeGrant(configuration, currentUrl, {
       expectedState: state,
       expectedNonce: data.nonce,
       pkceCodeVerifier: data.codeVerifier,
@@ -110,37 +108,86 @@ async function verifyCallback(
   } catch (error) {
     throw refusalOf(error, facts);
   }
+}
+
+/** Step 4, what OIDC Core 3.1.3.7 asks beyond openid-client's checks. */
+function checkIdToken(tokens: Tokens, config: OidcConfig, now: Date): IdTokenClaims {
   const claims = tokens.claims();
   if (!claims) throw invalidIdToken('The identity provider sent no ID token.', { claim: 'id_token' });
-  // OIDC Core 3.1.3.7 step 5: an azp, when present, must be us (openid-client checks it only for
-  // multi-audience tokens).
+  // Step 5: an azp, when present, must be us (openid-client checks it only for multi-audience tokens).
   if (claims.azp !== undefined && claims.azp !== config.clientId) {
     throw invalidIdToken(ISSUED_TO_ANOTHER_CLIENT, { claim: 'azp' });
   }
   // Step 10: an ID token issued in the future is refused (openid-client checks only its type).
-  if (claims.iat > epochSeconds(rt.clock.now()) + IAT_LEEWAY_SECONDS) {
+  if (claims.iat > epochSeconds(now) + IAT_LEEWAY_SECONDS) {
     throw invalidIdToken('The ID token was issued in the future.', { claim: 'iat' });
   }
+  return claims;
+}
 
+/**
+ * Step 5, UserInfo (OIDC Core 5.3), only when the ID token lacks the email, its verification or
+ * the groups. OIDC Core 5.3.2: openid-client refuses a UserInfo `sub` other than the ID token's.
+ */
+async function userInfoIfLacking(
+  configuration: client.Configuration,
+  metadata: client.ServerMetadata,
+  config: OidcConfig,
+  tokens: Tokens,
+  claims: IdTokenClaims,
+): Promise<Record<string, unknown> | undefined> {
   const wanted = [config.emailClaim, ...(config.groupsClaim ? [config.groupsClaim] : [])];
   const lacking =
     wanted.some((name) => claims[name] === undefined) ||
     (claims[config.emailClaim] !== undefined && claims.email_verified === undefined);
-  let userinfo: Record<string, unknown> | undefined;
-  if (lacking && metadata.userinfo_endpoint && tokens.access_token) {
-    try {
-      // OIDC Core 5.3.2: openid-client refuses a UserInfo `sub` other than the ID token's.
-      userinfo = await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
-    } catch (error) {
-      const ours = appErrorIn(error);
-      throw (
-        ours ??
-        new AppError(400, 'invalid_userinfo', "The identity provider's UserInfo answer could not be used.", {
-          cause: error,
-        })
-      );
-    }
+  if (!lacking || !metadata.userinfo_endpoint || !tokens.access_token) return undefined;
+  try {
+    return await client.fetchUserInfo(configuration, tokens.access_token, claims.sub);
+  } catch (error) {
+    const ours = appErrorIn(error);
+    throw (
+      ours ??
+      new AppError(400, 'invalid_userinfo', "The identity provider's UserInfo answer could not be used.", {
+        cause: error,
+      })
+    );
   }
+}
+
+/** The URL the provider redirected to, as openid-client reads the authorization response from it. */
+function currentUrlOf(rt: Runtime, connectionId: string, query: Query): URL {
+  const url = new URL(callbackUrl(rt, connectionId));
+  for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+  return url;
+}
+
+/**
+ * The connector's `verify` for OIDC, the callback's protocol half, as a checklist: the stored state
+ * and the browser binding, the authorization response, the code exchange and the ID token checks,
+ * UserInfo when the ID token lacks the email or groups, then the identity.
+ */
+export async function verifyCallback(
+  rt: Runtime,
+  connection: Configured<OidcConfig>,
+  request: HttpRequest,
+): Promise<CallbackVerified> {
+  const { config } = connection;
+  const { state, data } = await consumeState(rt, request, connection);
+  const metadata = await providerMetadata(rt, config);
+  checkAuthorizationResponse(request.query, metadata);
+
+  const facts: TokenResponseFacts = { encryptedIdToken: false };
+  const configuration = configurationFor(
+    rt,
+    config,
+    metadata,
+    await clientAuthOf(rt, connection, config),
+    facts,
+  );
+  const currentUrl = currentUrlOf(rt, connection.id, request.query);
+  const tokens = await exchangeCode(configuration, facts, currentUrl, state, data);
+  const claims = checkIdToken(tokens, config, rt.clock.now());
+  const userinfo = await userInfoIfLacking(configuration, metadata, config, tokens, claims);
 
   const identity = identityFromClaims({
     tenantId: connection.tenantId,
@@ -149,28 +196,16 @@ async function verifyCallback(
     idToken: claims,
     ...(userinfo ? { userinfo } : {}),
   });
-  return { identity, state, ...(data.redirect ? { redirect: data.redirect } : {}) };
+  return { ok: true, identity, state, ...(data.redirect ? { redirect: data.redirect } : {}) };
 }
 
 /** GET /oidc/{c}/callback: verify, then the identity core signs the person in (303 + session). */
-export async function completeLogin(
-  rt: Runtime,
-  request: HttpRequest,
-  connectionId: string,
-): Promise<HttpResult> {
-  const { connection, config } = await oidcConnection(rt, connectionId);
-  let verified: Verified;
-  try {
-    verified = await verifyCallback(rt, request, connection, config);
-  } catch (error) {
-    await recordLoginFailure(rt, {
-      tenantId: connection.tenantId,
-      connectionId: connection.id,
-      protocol: 'oidc',
-      error,
-    });
-    throw error;
-  }
-  const result = await signInWithIdentity(rt, request, connection, verified.identity, verified.redirect);
-  return { ...result, cookies: [...(result.cookies ?? []), clearedBinding(rt, connection, verified.state)] };
-}
+export const completeLogin = (rt: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResult> =>
+  runLogin(rt, 'oidc', connectionId, async ({ connection }) => {
+    const verified = await verifyCallback(rt, connection, request);
+    const result = await signInWithIdentity(rt, request, connection, verified.identity, verified.redirect);
+    return {
+      ...result,
+      cookies: [...(result.cookies ?? []), clearedBinding(rt, connection, verified.state)],
+    };
+  });

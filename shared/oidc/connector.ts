@@ -1,17 +1,19 @@
 import * as client from 'openid-client';
+import type { Connector, SaveResult } from '../connections/contract.ts';
 import { type Compatibility, type Finding, verdict } from '../connections/model.ts';
-import type { ConnectorDefinition, SaveResult } from '../connections/registry.ts';
-import type { OidcConfig } from '../connections/schema.ts';
+import { OidcConfig } from '../connections/schema.ts';
 import { isAppError } from '../errors.ts';
+import type { HttpRequest } from '../http/types.ts';
 import { checkUrl, guardedFetch } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
+import { verifyCallback } from './callback.ts';
 import { clientKeyFromPem } from './client-key.ts';
 import { assessProvider } from './compatibility.ts';
 import {
   clientAuthOf,
   configurationFor,
   guardOf,
-  oidcConfigOf,
+  OIDC_SECRET_DESTINATIONS,
   providerMetadata,
   usesDiscovery,
 } from './idp.ts';
@@ -173,8 +175,11 @@ async function probeClientAuth(
   }
 }
 
-export const oidcConnector: ConnectorDefinition<OidcConfig> = {
+export const oidcConnector = {
+  type: 'oidc',
+  schema: OidcConfig,
   secretPaths: [['clientSecret'], ['privateKeyPem']],
+  secretDestinations: OIDC_SECRET_DESTINATIONS,
   requiredSecrets: (config) =>
     config.tokenEndpointAuthMethod === 'private_key_jwt' ? [['privateKeyPem']] : [['clientSecret']],
   sp: (baseUrl, id) => ({
@@ -186,8 +191,10 @@ export const oidcConnector: ConnectorDefinition<OidcConfig> = {
     const { compatibility, derived } = await assess(rt, config, await secret('privateKeyPem'));
     return { compatibility, derived: derived as Record<string, unknown> };
   },
+  // The callback (GET /oidc/{c}/callback) → a verified identity.
+  verify: verifyCallback,
   liveTest: async (rt, connection) => {
-    const config = oidcConfigOf(connection);
+    const { config } = connection;
     const ref = connection.secretRefs.privateKeyPem;
     const { compatibility, derived, metadata } = await assess(
       rt,
@@ -228,4 +235,4 @@ export const oidcConnector: ConnectorDefinition<OidcConfig> = {
       report,
     };
   },
-};
+} satisfies Connector<OidcConfig, HttpRequest>;

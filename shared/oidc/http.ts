@@ -1,3 +1,4 @@
+import { isConnectionId } from '../connections/contract.ts';
 import { Errors } from '../errors.ts';
 import { pathParam } from '../http/request.ts';
 import { json } from '../http/responses.ts';
@@ -24,7 +25,7 @@ export const oidcCallback: Operation = (request) =>
 export const oidcClientJwks: Operation = async (request) => {
   const rt = runtime();
   const connectionId = pathParam(request, 'connectionId');
-  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
+  const connection = isConnectionId(connectionId) ? await connectionForLogin(rt.db, connectionId) : undefined;
   const jwks =
     connection?.type === 'oidc' ? (connection.derived as OidcDerived | undefined)?.clientJwks : undefined;
   if (!jwks) throw Errors.notFound('The key set');

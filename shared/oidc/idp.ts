@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { TtlCache as SharedTtlCache } from '../cache.ts';
 import { type Connection, secretMissing } from '../connections/model.ts';
-import { OidcConfig } from '../connections/schema.ts';
+import type { OidcConfig } from '../connections/schema.ts';
 import { AppError, isAppError } from '../errors.ts';
 import { checkUrl, type GuardOptions } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
@@ -22,18 +22,6 @@ export const guardOf = (rt: Runtime, config: OidcConfig): GuardOptions => ({
   timeoutMs: IDP_TIMEOUT_SECONDS * 1000,
   ...(config.caPem ? { caPem: config.caPem } : {}),
 });
-
-/** The stored config (secrets removed), read back through the schema so its type is known. */
-export function oidcConfigOf(connection: Connection): OidcConfig {
-  const parsed = OidcConfig.safeParse(connection.config);
-  if (!parsed.success) {
-    throw new AppError(500, 'internal_error', 'stored OIDC config does not parse', {
-      cause: parsed.error,
-      expose: false,
-    });
-  }
-  return parsed.data;
-}
 
 export const usesDiscovery = (config: OidcConfig) => config.authorizationEndpoint === undefined;
 

@@ -1,20 +1,14 @@
 import * as client from 'openid-client';
 import { AppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
-import { recordLoginFailure, ssoTenantOf } from '../identity/login.ts';
+import { runLogin } from '../identity/login.ts';
 import { allowedRedirect } from '../identity/redirects.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { putLoginState } from '../store/one-time.ts';
 import { configurationFor, providerMetadata, requireClientCredential } from './idp.ts';
 import { issuerMismatch } from './refusals.ts';
-import {
-  callbackUrl,
-  LOGIN_STATE_TTL_SECONDS,
-  type LoginStateData,
-  newBinding,
-  oidcConnection,
-} from './state.ts';
+import { callbackUrl, LOGIN_STATE_TTL_SECONDS, type LoginStateData, newBinding } from './state.ts';
 
 /** OIDC Core 3.1.2.1: `openid` makes it OpenID Connect; `email` is what the identity core keys on first. */
 const ALWAYS_SCOPES = ['openid', 'email'];
@@ -37,13 +31,9 @@ function param(request: HttpRequest, name: string): string | undefined {
  * URI of third-party-initiated login (OIDC Core 4): `iss` must be this connection's issuer,
  * `login_hint` is passed on, and `target_link_uri` is kept only when the tenant allows it.
  */
-export async function beginLogin(
-  rt: Runtime,
-  request: HttpRequest,
-  connectionId: string,
-): Promise<HttpResult> {
-  const { connection, config } = await oidcConnection(rt, connectionId);
-  try {
+export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResult> {
+  return runLogin(rt, 'oidc', connectionId, async ({ connection, tenant }) => {
+    const { config } = connection;
     requireClientCredential(connection, config);
     const metadata = await providerMetadata(rt, config);
     if (!metadata.authorization_endpoint) {
@@ -59,7 +49,6 @@ export async function beginLogin(
     if (iss !== undefined && iss !== metadata.issuer && iss !== config.issuer) {
       throw issuerMismatch('third-party login request');
     }
-    const tenant = await ssoTenantOf(rt, connection.tenantId);
     // OIDC Core 4: target_link_uri MUST be checked, or the RP becomes an open redirector. The
     // identity core checks it again when the login completes.
     const redirect = allowedRedirect(
@@ -103,13 +92,5 @@ export async function beginLogin(
       ...(loginHint ? { login_hint: loginHint } : {}),
     });
     return { statusCode: 302, headers: { location: url.href }, cookies: [binding.cookie], body: '' };
-  } catch (error) {
-    await recordLoginFailure(rt, {
-      tenantId: connection.tenantId,
-      connectionId: connection.id,
-      protocol: 'oidc',
-      error,
-    });
-    throw error;
-  }
+  });
 }

@@ -1,15 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as z from 'zod';
 import type { Connection } from '../connections/model.ts';
-import { AppError, Errors } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import type { Runtime } from '../runtime.ts';
-import { connectionForLogin } from '../store/connections.ts';
-import { oidcConfigOf } from './idp.ts';
 
 /**
  * What one login keeps between the authorization request and the callback. The caller owns the
- * protocol state (STYLE.md 9): state, nonce and PKCE verifier live in the store, single use, for
+ * protocol state (docs/architecture.md, "The login path"): state, nonce and PKCE verifier live in the store, single use, for
  * ten minutes; a cookie only binds them to the browser that started the login.
  */
 export const LOGIN_STATE_TTL_SECONDS = 600;
@@ -32,16 +30,6 @@ export const stateInvalid = () =>
     'state_invalid',
     'This sign-in link is unknown, has expired or was already used. Start the sign-in again.',
   );
-
-/** The login routes name the connection; the tenant, issuer and client all come from it. */
-export async function oidcConnection(rt: Runtime, connectionId: string) {
-  const connection = connectionId.length <= 128 ? await connectionForLogin(rt.db, connectionId) : undefined;
-  if (connection?.type !== 'oidc') throw Errors.notFound('The connection');
-  if (!connection.enabled) {
-    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off for the organization.');
-  }
-  return { connection, config: oidcConfigOf(connection) };
-}
 
 export const callbackUrl = (rt: Runtime, connectionId: string) =>
   `${rt.config.BASE_URL}/oidc/${encodeURIComponent(connectionId)}/callback`;

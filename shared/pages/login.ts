@@ -6,7 +6,6 @@ import { escapeHtml, html, json } from '../http/responses.ts';
 import type { HttpRequest, Operation } from '../http/types.ts';
 import { CSRF_FIELD, newCsrf } from '../identity/csrf.ts';
 import { SESSION_COOKIE, verifySession } from '../identity/sessions.ts';
-import { ROUTES } from '../routes.ts';
 import { type Runtime, runtime } from '../runtime.ts';
 import { listConnections } from '../store/connections.ts';
 import { getTenant } from '../store/tenants.ts';
@@ -19,8 +18,6 @@ import { ssoOn, type Tenant } from '../tenants/model.ts';
  * connections, and one email + password form that goes to the tenant's LDAP directory when it has
  * one, else to password login.
  */
-const hasRoute = (method: string, path: string) => ROUTES.some((r) => r.method === method && r.path === path);
-
 interface Method {
   type: Connection['type'] | 'password';
   connectionId?: string;
@@ -38,7 +35,6 @@ function methodsOf(rt: Runtime, tenant: Tenant, all: Connection[]): Method[] {
   const connections = ssoOn(tenant) ? all : [];
   for (const c of connections) {
     if (!c.enabled || c.type === 'ldap') continue;
-    if (!hasRoute('GET', `/${c.type}/{connectionId}/login`)) continue;
     // the SP-initiated entry point of each protocol (the connectors' sp.loginUrl)
     methods.push({
       type: c.type,
@@ -48,7 +44,7 @@ function methodsOf(rt: Runtime, tenant: Tenant, all: Connection[]): Method[] {
     });
   }
   const ldap = connections.find((c) => c.enabled && c.type === 'ldap');
-  if (ldap && hasRoute('POST', '/ldap/{connectionId}/login')) {
+  if (ldap) {
     methods.push({
       type: 'ldap',
       connectionId: ldap.id,
@@ -140,7 +136,7 @@ ${
   return { ...html(200, page), cookies: [csrf.cookie] };
 };
 
-const DiscoverQuery = z.strictObject({ email: z.string().trim().max(320).email() });
+export const DiscoverQuery = z.strictObject({ email: z.string().trim().max(320).email() });
 
 /**
  * GET /login/discover?email=: the tenants this email belongs to and how each signs in, so a person

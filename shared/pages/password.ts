@@ -38,7 +38,7 @@ ${content}
 const loginLink = (rt: Runtime, tenantId: string) =>
   `<p><a href="${escapeHtml(`${rt.config.BASE_URL}/t/${tenantId}/login`)}">Sign in</a></p>`;
 
-const TenantQuery = z.object({
+export const TenantQuery = z.object({
   tenant: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{1,62}$/)
@@ -62,7 +62,7 @@ ${tenant ? loginLink(rt, tenant) : ''}`,
   );
 };
 
-const ForgotBody = z.strictObject({
+export const ForgotBody = z.strictObject({
   email: z.string().trim().max(320).email(),
   tenant: z.string().max(63).optional(),
   [CSRF_FIELD]: z.string().max(200).optional(),
@@ -86,7 +86,7 @@ export const forgot: Operation = async (request) => {
   );
 };
 
-const TokenQuery = z.object({ token: z.string().min(20).max(200) });
+export const TokenQuery = z.object({ token: z.string().min(20).max(200) });
 
 /** GET /login/reset?token=: the form to choose a password, or the error page of a spent link. */
 export const resetPage: Operation = async (request) => {
@@ -111,7 +111,7 @@ export const resetPage: Operation = async (request) => {
   );
 };
 
-const ResetBody = UsePasswordLinkBody.extend({
+export const ResetBody = UsePasswordLinkBody.extend({
   username: z.string().max(320).optional(),
   [CSRF_FIELD]: z.string().max(200).optional(),
 }).strict();

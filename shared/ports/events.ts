@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { callAws, serviceUnavailable } from './aws.ts';
 
 /** Event source on the bus; rules match on it. */
 export const EVENT_SOURCE = 'sso';
@@ -29,7 +30,18 @@ const stamp = (event: DomainEvent, time: Date): PublishedEvent => ({
   time: time.toISOString(),
 });
 
-/** EventBridge: PutEvents in batches of 10; a partially failed batch is an error. */
+/** PutEvents entry error codes that mean EventBridge could not take the entry right now. */
+const TRANSIENT_ENTRY_ERRORS = new Set(['ThrottlingException', 'InternalFailure', 'InternalException']);
+
+const EVENTS_UNAVAILABLE = 'The service cannot record this action right now; try again shortly.';
+
+/**
+ * EventBridge: PutEvents in batches of 10; a partially failed batch is an error. A publish fails
+ * the request, as the audit trail is built from these events; one that does not answer in time
+ * (AWS_CALL_LIMITS), cannot connect, is throttled or fails (5xx) is a 503 `events_unavailable`
+ * with Retry-After instead of a hang. Callers publish after their write, so the write stays (a
+ * retry may then answer 409).
+ */
 export class EventBridgePublisher implements EventPublisher {
   constructor(
     private readonly client: EventBridgeClient,
@@ -39,20 +51,28 @@ export class EventBridgePublisher implements EventPublisher {
   async publish(...events: DomainEvent[]): Promise<void> {
     for (let i = 0; i < events.length; i += 10) {
       const batch = events.slice(i, i + 10).map((e) => stamp(e, new Date()));
-      const out = await this.client.send(
-        new PutEventsCommand({
-          Entries: batch.map((e) => ({
-            EventBusName: this.busName,
-            Source: EVENT_SOURCE,
-            DetailType: e.type,
-            Time: new Date(e.time),
-            Detail: JSON.stringify({ id: e.id, tenantId: e.tenantId, ...e.detail }),
-          })),
-        }),
+      const put = new PutEventsCommand({
+        Entries: batch.map((e) => ({
+          EventBusName: this.busName,
+          Source: EVENT_SOURCE,
+          DetailType: e.type,
+          Time: new Date(e.time),
+          Detail: JSON.stringify({ id: e.id, tenantId: e.tenantId, ...e.detail }),
+        })),
+      });
+      const out = await callAws('events_unavailable', EVENTS_UNAVAILABLE, 'EventBridge', () =>
+        this.client.send(put),
       );
       if (out.FailedEntryCount) {
         const codes = (out.Entries ?? []).map((e) => e.ErrorCode).filter(Boolean);
-        throw new Error(`EventBridge refused ${out.FailedEntryCount} event(s): ${codes.join(', ')}`);
+        const refused = new Error(
+          `EventBridge refused ${out.FailedEntryCount} event(s): ${codes.join(', ')}`,
+        );
+        // Entries throttled or failed inside EventBridge are its outage; anything else is our bug.
+        if (codes.length > 0 && codes.every((c) => c !== undefined && TRANSIENT_ENTRY_ERRORS.has(c))) {
+          throw serviceUnavailable('events_unavailable', EVENTS_UNAVAILABLE, refused);
+        }
+        throw refused;
       }
     }
   }

@@ -9,6 +9,7 @@ import {
   ResourceNotFoundException,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { callAws } from './aws.ts';
 
 /**
  * The secrets port. Items in DynamoDB keep only the reference `put` returns; the value lives here.
@@ -29,7 +30,14 @@ export interface SecretStore {
 
 const uniqueSuffix = () => randomBytes(6).toString('hex');
 
-/** Secrets Manager, with a short per-container cache for reads (secrets are immutable by design). */
+const SECRETS_UNAVAILABLE = 'The service cannot reach its secret store right now; try again shortly.';
+
+/**
+ * Secrets Manager, with a short per-container cache for reads (secrets are immutable by design).
+ * A call that does not answer in time (AWS_CALL_LIMITS), cannot connect, is throttled or fails
+ * (5xx) is a 503 `secrets_unavailable` with Retry-After; Secrets Manager's other answers (a
+ * missing secret, a refused parameter) stay as thrown.
+ */
 export class SecretsManagerStore implements SecretStore {
   readonly #cache = new Map<string, { value: string; until: number }>();
 
@@ -39,9 +47,16 @@ export class SecretsManagerStore implements SecretStore {
     private readonly cacheSeconds = 300,
   ) {}
 
+  /** One Secrets Manager call, bounded, with an outage translated to the port's 503. */
+  #call<T>(send: () => Promise<T>): Promise<T> {
+    return callAws('secrets_unavailable', SECRETS_UNAVAILABLE, 'Secrets Manager', send);
+  }
+
   async put(path: string, value: string): Promise<string> {
     const name = `${this.prefix}/${path}/${uniqueSuffix()}`;
-    const out = await this.client.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+    const out = await this.#call(() =>
+      this.client.send(new CreateSecretCommand({ Name: name, SecretString: value })),
+    );
     const ref = out.ARN ?? name;
     this.#cache.set(ref, { value, until: Date.now() + this.cacheSeconds * 1000 });
     return ref;
@@ -50,14 +65,16 @@ export class SecretsManagerStore implements SecretStore {
   async get(ref: string): Promise<string> {
     const hit = this.#cache.get(ref);
     if (hit && hit.until > Date.now()) return hit.value;
-    const out = await this.client.send(new GetSecretValueCommand({ SecretId: ref }));
+    const out = await this.#call(() => this.client.send(new GetSecretValueCommand({ SecretId: ref })));
     if (out.SecretString === undefined) throw new Error(`Secret ${ref} has no string value`);
     this.#cache.set(ref, { value: out.SecretString, until: Date.now() + this.cacheSeconds * 1000 });
     return out.SecretString;
   }
 
   async update(ref: string, value: string): Promise<void> {
-    await this.client.send(new PutSecretValueCommand({ SecretId: ref, SecretString: value }));
+    await this.#call(() =>
+      this.client.send(new PutSecretValueCommand({ SecretId: ref, SecretString: value })),
+    );
     this.#cache.set(ref, { value, until: Date.now() + this.cacheSeconds * 1000 });
   }
 
@@ -65,7 +82,9 @@ export class SecretsManagerStore implements SecretStore {
     this.#cache.delete(ref);
     try {
       // Seven days is the shortest recovery window: a mistaken delete can still be undone.
-      await this.client.send(new DeleteSecretCommand({ SecretId: ref, RecoveryWindowInDays: 7 }));
+      await this.#call(() =>
+        this.client.send(new DeleteSecretCommand({ SecretId: ref, RecoveryWindowInDays: 7 })),
+      );
     } catch (error) {
       if (!(error instanceof ResourceNotFoundException)) throw error;
     }

@@ -1,7 +1,8 @@
+import type { Connector, SaveResult } from '../connections/contract.ts';
 import { type Compatibility, type Finding, verdict } from '../connections/model.ts';
-import type { ConnectorDefinition, SaveResult } from '../connections/registry.ts';
-import type { SamlConfig } from '../connections/schema.ts';
+import { SamlConfig } from '../connections/schema.ts';
 import { isAppError } from '../errors.ts';
+import type { HttpRequest } from '../http/types.ts';
 import { guardedFetch } from '../net/url-guard.ts';
 import type { Runtime } from '../runtime.ts';
 import {
@@ -11,11 +12,10 @@ import {
   releaseEntity,
   unindexSamlConnection,
 } from '../store/idp-entities.ts';
-import { assess, type IdpMetadata, MetadataError, parseIdpMetadata } from './metadata.ts';
+import { assess, type IdpMetadata, MetadataError, parseIdpMetadata, type SamlDerived } from './metadata.ts';
+import { verifyResponse } from './service.ts';
 
-export interface SamlDerived {
-  idp: IdpMetadata & { fetchedAt: string; source: 'xml' | 'url' };
-}
+export type { SamlDerived } from './metadata.ts';
 
 const spUrls = (baseUrl: string, id: string) => ({
   entityId: `${baseUrl}/saml/${id}/metadata.xml`,
@@ -94,20 +94,26 @@ async function refresh(
   };
 }
 
-export const samlConnector: ConnectorDefinition<SamlConfig> = {
+export const samlConnector = {
+  type: 'saml',
+  schema: SamlConfig,
   secretPaths: [['spPrivateKeyPem']],
+  // The SP key signs AuthnRequests and decrypts assertions here: it is never sent anywhere.
+  secretDestinations: { spPrivateKeyPem: [] },
   requiredSecrets: () => [],
   sp: spUrls,
   onSave: async (rt, { tenantId, connectionId, config, previous }) => {
     await indexSamlConnection(rt.db, connectionId, tenantId);
     return refresh(rt, tenantId, connectionId, config, previous?.derived as SamlDerived | undefined);
   },
+  // The posted response (POST /saml/{c}/acs) → a verified identity.
+  verify: verifyResponse,
   liveTest: async (rt, connection) => {
     const result = await refresh(
       rt,
       connection.tenantId,
       connection.id,
-      connection.config as SamlConfig,
+      connection.config,
       connection.derived as SamlDerived | undefined,
     );
     const idp = (result.derived as SamlDerived | undefined)?.idp;
@@ -128,4 +134,4 @@ export const samlConnector: ConnectorDefinition<SamlConfig> = {
     const idp = (connection.derived as SamlDerived | undefined)?.idp;
     if (idp) await releaseEntity(rt.db, idp.entityId, connection.id);
   },
-};
+} satisfies Connector<SamlConfig, HttpRequest>;

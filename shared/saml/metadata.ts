@@ -19,6 +19,11 @@ export interface IdpMetadata {
   wantAuthnRequestsSigned: boolean;
 }
 
+/** What a SAML connection keeps of its IdP (connection.derived): the parsed metadata, and when. */
+export interface SamlDerived {
+  idp: IdpMetadata & { fetchedAt: string; source: 'xml' | 'url' };
+}
+
 export const EMAIL_NAMEID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';
 const BINDING_REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 const BINDING_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';

@@ -1,10 +1,11 @@
-import type { SamlConfig } from '../connections/schema.ts';
+import { configured } from '../connections/contract.ts';
 import { logger } from '../logger.ts';
 import { countWith, MetricUnit, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
 import { getConnection, recordLiveTest } from '../store/connections.ts';
 import { allSamlConnections } from '../store/idp-entities.ts';
-import { type SamlDerived, samlConnector } from './connector.ts';
+import { samlConnector } from './connector.ts';
+import type { SamlDerived } from './metadata.ts';
 
 /**
  * The scheduled SAML job: re-fetch every metadata URL (the last good copy stays when a fetch
@@ -15,11 +16,12 @@ export async function refreshAllSamlMetadata(rt: Runtime) {
   const summary = { connections: 0, refreshed: 0, failed: 0, minDaysToExpiry: Number.POSITIVE_INFINITY };
   for (const { connectionId, tenantId } of await allSamlConnections(rt.db)) {
     const connection = await getConnection(rt.db, tenantId, connectionId);
-    if (!connection || connection.type !== 'saml') continue;
+    if (connection?.type !== 'saml') continue;
     summary.connections++;
     let derived = connection.derived as SamlDerived | undefined;
-    if ((connection.config as SamlConfig).idpMetadataUrl && samlConnector.liveTest) {
-      const result = await samlConnector.liveTest(rt, connection);
+    const saml = configured(connection, samlConnector.schema);
+    if (saml.config.idpMetadataUrl) {
+      const result = await samlConnector.liveTest(rt, saml);
       await recordLiveTest(rt.db, connection, result);
       const failed =
         result.compatibility.warnings.some((w) => w.code === 'metadata_refresh_failed') || !result.derived;

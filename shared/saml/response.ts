@@ -1,4 +1,4 @@
-import { AppError } from '../errors.ts';
+import { AppError, type ErrorCode } from '../errors.ts';
 import type { IdpMetadata } from './metadata.ts';
 import { signingKeys, verifyEnvelopedSignature } from './signature.ts';
 import {
@@ -42,7 +42,7 @@ export interface ValidatedAssertion {
   usableUntil: number;
 }
 
-const refuse = (status: number, code: string, message: string) => new AppError(status, code, message);
+const refuse = (status: number, code: ErrorCode, message: string) => new AppError(status, code, message);
 
 const STRONG_SIG = new Set([
   'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256',
@@ -119,28 +119,68 @@ function checkSignatureShape(signature: Element, allowSha1: boolean): void {
   }
 }
 
+/**
+ * The response as a checklist, each step named after what it checks (SAML core, bindings and
+ * profiles sections cited in each). Any step that fails throws its own code; none is skipped.
+ */
 export async function validateResponse(xml: string, checks: ResponseChecks): Promise<ValidatedAssertion> {
-  // Line ends as an XML processor normalizes them (XML 1.0 section 2.11), before anything is digested.
+  const { doc, response } = parseResponse(xml);
+  checkStatus(response);
+  const { assertion, encrypted } = await theOneAssertion(doc, response, checks.decryptionKey);
+  const { responseId, assertionId } = checkIds(doc, response, assertion);
+  checkSignatures(doc, response, assertion, encrypted, checks);
+  checkIssuers(response, assertion, checks.idp.entityId);
+  checkDestination(response, checks.acsUrl);
+  const window = validityWindow(checks);
+  const conditionsEnd = checkConditions(assertion, checks.spEntityId, window);
+  const subject = checkSubject(response, assertion, checks.acsUrl, window);
+  const attributes = readAttributes(assertion);
+  const ends = [conditionsEnd, subject.confirmationEnd].filter((v): v is number => v !== undefined);
+  return {
+    responseId,
+    assertionId,
+    ...(subject.inResponseTo ? { inResponseTo: subject.inResponseTo } : {}),
+    nameId: subject.nameId,
+    ...(subject.nameIdFormat ? { nameIdFormat: subject.nameIdFormat } : {}),
+    attributes,
+    issuer: checks.idp.entityId,
+    usableUntil: Math.ceil((Math.max(...ends) + window.skew) / 1000),
+  };
+}
+
+/** One parse of the message, with line ends as an XML processor normalizes them (XML 1.0 section 2.11), before anything is digested; its root must be a samlp:Response. */
+function parseResponse(xml: string): { doc: Document; response: Element } {
   const doc = parseUntrustedXml(xml.replace(/\r\n?/g, '\n'), 'response');
   const response = doc.documentElement;
   if (response.localName !== 'Response' || response.namespaceURI !== NS.protocol)
     throw malformed('the root is not a samlp:Response');
+  return { doc, response };
+}
 
-  // Status first: an IdP refusal is reported as such, whatever else the message holds.
+/** Status first (SAML core 3.2.2.2): an IdP refusal is reported as such, whatever else the message holds. */
+function checkStatus(response: Element): void {
   const status = firstChild(response, NS.protocol, 'Status');
   const code = status ? firstChild(status, NS.protocol, 'StatusCode') : undefined;
   const statusValue = code?.getAttribute('Value') ?? '';
-  if (statusValue !== SUCCESS) {
-    const sub = code ? firstChild(code, NS.protocol, 'StatusCode')?.getAttribute('Value') : undefined;
-    const detail = [statusValue, sub]
-      .filter(Boolean)
-      .map((v) => v?.split(':').pop())
-      .join('/');
-    throw refuse(401, 'idp_error', `The identity provider refused the sign-in (${detail || 'no status'}).`);
-  }
+  if (statusValue === SUCCESS) return;
+  const sub = code ? firstChild(code, NS.protocol, 'StatusCode')?.getAttribute('Value') : undefined;
+  const detail = [statusValue, sub]
+    .filter(Boolean)
+    .map((v) => v?.split(':').pop())
+    .join('/');
+  throw refuse(401, 'idp_error', `The identity provider refused the sign-in (${detail || 'no status'}).`);
+}
 
-  // Exactly one assertion, a direct child of the Response: anything else (a second assertion, one
-  // hidden in Advice or Extensions, the XSW family) is refused before any signature is read.
+/**
+ * Exactly one assertion, a direct child of the Response: anything else (a second assertion, one
+ * hidden in Advice or Extensions, the XSW family) is refused before any signature is read. An
+ * EncryptedAssertion (SAML core 2.3.4) is decrypted with the SP key.
+ */
+async function theOneAssertion(
+  doc: Document,
+  response: Element,
+  decryptionKey: string | undefined,
+): Promise<{ assertion: Element; encrypted: boolean }> {
   const assertions = descendants(doc, NS.assertion, 'Assertion');
   const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
   if (
@@ -149,11 +189,13 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   ) {
     throw malformed('a response must hold exactly one assertion, directly in the Response');
   }
-  const assertion = encrypted[0]
-    ? await decryptAssertion(encrypted[0], checks.decryptionKey)
-    : (assertions[0] as Element);
+  return encrypted[0]
+    ? { assertion: await decryptAssertion(encrypted[0], decryptionKey), encrypted: true }
+    : { assertion: assertions[0] as Element, encrypted: false };
+}
 
-  // IDs must be unique, or a signature reference could point somewhere unexpected.
+/** IDs must be unique, or a signature reference could point somewhere unexpected; both are needed and bounded. */
+function checkIds(doc: Document, response: Element, assertion: Element) {
   const ids = new Set<string>();
   const walk = (n: Node) => {
     for (let c = n.firstChild; c; c = c.nextSibling) {
@@ -171,16 +213,28 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   const assertionId = assertion.getAttribute('ID') ?? '';
   if (!responseId || !assertionId) throw malformed('the Response and the Assertion need an ID');
   if (responseId.length > 256 || assertionId.length > 256) throw malformed('an ID is too long');
+  return { responseId, assertionId };
+}
 
-  // Signatures: only on the Response or the Assertion; every one present must verify against the
-  // metadata certificates (KeyInfo in the message is never trusted), with strong algorithms.
+/**
+ * Signatures (SAML core 5.4, Web SSO profile 4.1.3.5): only on the Response or the Assertion, at
+ * most one each; every one present must verify against the metadata certificates (KeyInfo in the
+ * message is never trusted), with strong algorithms; and what the connection requires is signed.
+ */
+function checkSignatures(
+  doc: Document,
+  response: Element,
+  assertion: Element,
+  encrypted: boolean,
+  checks: ResponseChecks,
+): void {
   if (checks.idp.certificates.length === 0)
     throw refuse(400, 'invalid_signature', 'The connection has no IdP signing certificate.');
   const keys = signingKeys(checks.idp);
   // With an encrypted assertion, its own signature is inside the decrypted document.
   const signatures = [
     ...descendants(doc, NS.dsig, 'Signature'),
-    ...(encrypted[0] ? descendants(assertion, NS.dsig, 'Signature') : []),
+    ...(encrypted ? descendants(assertion, NS.dsig, 'Signature') : []),
   ];
   let responseSigned = false;
   let assertionSigned = false;
@@ -207,15 +261,17 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
     throw refuse(400, 'invalid_signature', 'The Response must be signed.');
   if (checks.wantAssertionsSigned && !assertionSigned)
     throw refuse(400, 'invalid_signature', 'The Assertion must be signed.');
+}
 
-  // Issuers: both present and both the IdP's entityID.
+/** Issuers (Web SSO profile 4.1.4.2): both present and both the IdP's entityID. */
+function checkIssuers(response: Element, assertion: Element, entityId: string): void {
   const responseIssuer = firstChild(response, NS.assertion, 'Issuer');
   const assertionIssuer = firstChild(assertion, NS.assertion, 'Issuer');
   if (
     !responseIssuer ||
-    wholeText(responseIssuer) !== checks.idp.entityId ||
+    wholeText(responseIssuer) !== entityId ||
     !assertionIssuer ||
-    wholeText(assertionIssuer) !== checks.idp.entityId
+    wholeText(assertionIssuer) !== entityId
   ) {
     throw refuse(
       400,
@@ -223,38 +279,61 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
       'The response does not come from this connection’s identity provider.',
     );
   }
+}
 
-  // Destination (SAML bindings 3.5.5.2): required, and ours.
-  if (response.getAttribute('Destination') !== checks.acsUrl) {
+/** Destination (SAML bindings 3.5.5.2): required, and ours. */
+function checkDestination(response: Element, acsUrl: string): void {
+  if (response.getAttribute('Destination') !== acsUrl) {
     throw refuse(400, 'destination_mismatch', 'The response was sent to another destination.');
   }
+}
 
+interface ValidityWindow {
+  now: number;
+  skew: number;
+  /** Checks NotBefore / NotOnOrAfter (SAML core 2.5.1.2, 2.4.1.2) with the skew; returns NotOnOrAfter. */
+  check(element: Element): number | undefined;
+}
+
+function validityWindow(checks: Pick<ResponseChecks, 'now' | 'clockSkewSeconds'>): ValidityWindow {
   const now = checks.now.getTime();
   const skew = checks.clockSkewSeconds * 1000;
-  const checkWindow = (element: Element) => {
-    const notBefore = time(element, 'NotBefore');
-    const notOnOrAfter = time(element, 'NotOnOrAfter');
-    if (notBefore !== undefined && now + skew < notBefore)
-      throw refuse(400, 'not_yet_valid', 'The assertion is not valid yet.');
-    if (notOnOrAfter !== undefined && now - skew >= notOnOrAfter)
-      throw refuse(400, 'expired', 'The assertion has expired.');
-    return notOnOrAfter;
+  return {
+    now,
+    skew,
+    check: (element) => {
+      const notBefore = time(element, 'NotBefore');
+      const notOnOrAfter = time(element, 'NotOnOrAfter');
+      if (notBefore !== undefined && now + skew < notBefore)
+        throw refuse(400, 'not_yet_valid', 'The assertion is not valid yet.');
+      if (notOnOrAfter !== undefined && now - skew >= notOnOrAfter)
+        throw refuse(400, 'expired', 'The assertion has expired.');
+      return notOnOrAfter;
+    },
   };
+}
 
-  // Conditions: the window, and our entity ID in an AudienceRestriction (Web SSO profile 4.1.4.2).
+/** Conditions: the window, and our entity ID in every AudienceRestriction (Web SSO profile 4.1.4.2, core 2.5.1.4). */
+function checkConditions(assertion: Element, spEntityId: string, window: ValidityWindow): number | undefined {
   const conditions = firstChild(assertion, NS.assertion, 'Conditions');
   if (!conditions) throw refuse(400, 'audience_mismatch', 'The assertion has no Conditions and no audience.');
-  const conditionsEnd = checkWindow(conditions);
+  const conditionsEnd = window.check(conditions);
   const restrictions = childElements(conditions, NS.assertion, 'AudienceRestriction');
   if (restrictions.length === 0)
     throw refuse(400, 'audience_mismatch', 'The assertion has no AudienceRestriction.');
   for (const r of restrictions) {
-    if (!childElements(r, NS.assertion, 'Audience').some((a) => wholeText(a) === checks.spEntityId)) {
+    if (!childElements(r, NS.assertion, 'Audience').some((a) => wholeText(a) === spEntityId)) {
       throw refuse(400, 'audience_mismatch', 'The assertion is meant for another service.');
     }
   }
+  return conditionsEnd;
+}
 
-  // Subject: a bearer confirmation for our ACS, within its window, whatever the login's origin.
+/**
+ * Subject (Web SSO profile 4.1.4.2): a NameID, and a bearer confirmation for our ACS within its
+ * window, whatever the login's origin; InResponseTo, when given twice, names one request.
+ */
+function checkSubject(response: Element, assertion: Element, acsUrl: string, window: ValidityWindow) {
   const subject = firstChild(assertion, NS.assertion, 'Subject');
   const nameIdElement = subject ? firstChild(subject, NS.assertion, 'NameID') : undefined;
   if (!subject || !nameIdElement) throw malformed('the assertion has no Subject NameID');
@@ -266,10 +345,10 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   let inResponseTo: string | undefined;
   for (const confirmation of confirmations) {
     const data = firstChild(confirmation, NS.assertion, 'SubjectConfirmationData');
-    if (!data || data.getAttribute('Recipient') !== checks.acsUrl) {
+    if (!data || data.getAttribute('Recipient') !== acsUrl) {
       throw refuse(400, 'recipient_mismatch', 'The assertion was issued for another recipient.');
     }
-    const end = checkWindow(data);
+    const end = window.check(data);
     if (end === undefined) throw malformed('SubjectConfirmationData has no NotOnOrAfter');
     confirmationEnd = Math.max(confirmationEnd ?? 0, end);
     const irt = data.getAttribute('InResponseTo') || undefined;
@@ -283,7 +362,14 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   if (inResponseTo && inResponseTo.length > 256) {
     throw refuse(400, 'unknown_request', 'The response answers a request we did not make.');
   }
+  const nameId = wholeText(nameIdElement);
+  if (!nameId) throw malformed('the NameID is empty');
+  const nameIdFormat = nameIdElement.getAttribute('Format') || undefined;
+  return { nameId, nameIdFormat, confirmationEnd, inResponseTo };
+}
 
+/** Attribute statements (SAML core 2.7.3): values by name, repeated names merged. */
+function readAttributes(assertion: Element): Record<string, string[]> {
   const attributes: Record<string, string[]> = {};
   for (const statement of childElements(assertion, NS.assertion, 'AttributeStatement')) {
     for (const attribute of childElements(statement, NS.assertion, 'Attribute')) {
@@ -293,20 +379,7 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
       attributes[name] = [...(attributes[name] ?? []), ...values];
     }
   }
-  const nameId = wholeText(nameIdElement);
-  if (!nameId) throw malformed('the NameID is empty');
-  const nameIdFormat = nameIdElement.getAttribute('Format') || undefined;
-  const ends = [conditionsEnd, confirmationEnd].filter((v): v is number => v !== undefined);
-  return {
-    responseId,
-    assertionId,
-    ...(inResponseTo ? { inResponseTo } : {}),
-    nameId,
-    ...(nameIdFormat ? { nameIdFormat } : {}),
-    attributes,
-    issuer: checks.idp.entityId,
-    usableUntil: Math.ceil((Math.max(...ends) + skew) / 1000),
-  };
+  return attributes;
 }
 
 const undecryptable = (cause: unknown) =>

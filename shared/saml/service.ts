@@ -1,17 +1,16 @@
 import * as z from 'zod';
+import type { Configured, Verified } from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
 import type { SamlConfig } from '../connections/schema.ts';
-import { AppError, Errors } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
-import { recordLoginFailure, signInWithIdentity } from '../identity/login.ts';
+import { runLogin, signInWithIdentity } from '../identity/login.ts';
 import type { VerifiedIdentity } from '../identity/model.ts';
 import { MetricUnit, metrics, SSO_METRICS } from '../metrics.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { connectionForLogin } from '../store/connections.ts';
 import { consumeLoginState, rememberAssertion } from '../store/one-time.ts';
-import type { SamlDerived } from './connector.ts';
-import { EMAIL_NAMEID } from './metadata.ts';
+import { EMAIL_NAMEID, type SamlDerived } from './metadata.ts';
 import { validateResponse } from './response.ts';
 import { malformed } from './xml.ts';
 
@@ -20,24 +19,19 @@ export const spUrls = (rt: Runtime, connectionId: string) => ({
   acsUrl: `${rt.config.BASE_URL}/saml/${connectionId}/acs`,
 });
 
-/** The connection behind a SAML route: it must exist, be SAML, be enabled and have IdP metadata. */
-export async function samlConnection(rt: Runtime, connectionId: string) {
-  const connection = /^[0-9a-f-]{36}$/.test(connectionId)
-    ? await connectionForLogin(rt.db, connectionId)
-    : undefined;
-  if (!connection || connection.type !== 'saml') throw Errors.notFound('The SAML connection');
-  if (!connection.enabled)
-    throw new AppError(403, 'connection_disabled', 'This sign-in method is turned off.');
-  const idp = (connection.derived as SamlDerived | undefined)?.idp;
-  return { connection, config: connection.config as SamlConfig, idp };
-}
+/** The IdP metadata learnt when the connection was saved, if any. */
+export const idpOf = (connection: Pick<Connection, 'derived'>) =>
+  (connection.derived as SamlDerived | undefined)?.idp;
 
-export async function spKey(rt: Runtime, connection: Connection): Promise<string | undefined> {
+export async function spKey(
+  rt: Runtime,
+  connection: Pick<Connection, 'secretRefs'>,
+): Promise<string | undefined> {
   const ref = connection.secretRefs.spPrivateKeyPem;
   return ref ? rt.secrets.get(ref) : undefined;
 }
 
-const AcsForm = z.looseObject({
+export const AcsForm = z.looseObject({
   SAMLResponse: z.string().min(1).max(400_000),
   RelayState: z.string().max(4096).optional(),
 });
@@ -57,77 +51,91 @@ function decode(samlResponse: string): string {
   return xml;
 }
 
+/**
+ * The connector's `verify` for SAML: the posted response validated (response.ts), the request it
+ * answers consumed when SP-initiated, and the replay guard started. Every refusal is thrown: a SAML
+ * response that does not verify is a protocol error, not a wrong password.
+ */
+export async function verifyResponse(
+  rt: Runtime,
+  connection: Configured<SamlConfig>,
+  request: HttpRequest,
+): Promise<Verified> {
+  const { config } = connection;
+  const parsedForm = AcsForm.safeParse(request.body);
+  if (!parsedForm.success) throw malformed('the form needs a SAMLResponse field');
+  const form = parsedForm.data;
+  const idp = idpOf(connection);
+  if (!idp) throw new AppError(400, 'connection_incompatible', 'The connection has no usable IdP metadata.');
+  const { entityId, acsUrl } = spUrls(rt, connection.id);
+  const now = rt.clock.now();
+  const decryptionKey = await spKey(rt, connection);
+  const assertion = await validateResponse(decode(form.SAMLResponse), {
+    ...(decryptionKey ? { decryptionKey } : {}),
+    idp,
+    spEntityId: entityId,
+    acsUrl,
+    allowSha1: config.allowSha1,
+    wantAssertionsSigned: config.wantAssertionsSigned,
+    wantResponseSigned: config.wantResponseSigned,
+    clockSkewSeconds: config.clockSkewSeconds,
+    now,
+  });
+
+  // SP-initiated: the request must be ours, for this connection, and unused (consumed atomically).
+  let redirect = form.RelayState;
+  if (assertion.inResponseTo) {
+    const state = await consumeLoginState(rt.db, assertion.inResponseTo, epochSeconds(now));
+    if (state?.kind !== 'saml' || state.connectionId !== connection.id) {
+      throw new AppError(
+        400,
+        'unknown_request',
+        'The response answers a request we did not make or already used.',
+      );
+    }
+    redirect = typeof state.data.redirect === 'string' ? state.data.redirect : redirect;
+  }
+  // The replay guard (a conditional write) runs while the sign-in reads the person; nothing is
+  // written for them before it has passed, and a replay is the answer whatever else happens.
+  const gate = (async () => {
+    const first = await rememberAssertion(
+      rt.db,
+      connection.id,
+      assertion.assertionId,
+      assertion.usableUntil,
+      epochSeconds(now),
+    );
+    if (first) return;
+    metrics.addMetric(SSO_METRICS.replayBlocked, MetricUnit.Count, 1);
+    await rt.events.publish({
+      type: 'saml.replay_blocked',
+      tenantId: connection.tenantId,
+      detail: { connectionId: connection.id },
+    });
+    throw new AppError(400, 'replayed_assertion', 'This assertion was already used.');
+  })();
+
+  return {
+    ok: true,
+    identity: toIdentity(connection, config, assertion),
+    gate,
+    ...(redirect !== undefined ? { redirect } : {}),
+  };
+}
+
 /** POST /saml/{c}/acs: IdP-initiated and SP-initiated responses. */
-export async function consumeResponse(
+export const consumeResponse = (
   rt: Runtime,
   request: HttpRequest,
   connectionId: string,
-): Promise<HttpResult> {
-  const { connection, config, idp } = await samlConnection(rt, connectionId);
-  try {
-    const parsedForm = AcsForm.safeParse(request.body);
-    if (!parsedForm.success) throw malformed('the form needs a SAMLResponse field');
-    const form = parsedForm.data;
-    if (!idp)
-      throw new AppError(400, 'connection_incompatible', 'The connection has no usable IdP metadata.');
-    const { entityId, acsUrl } = spUrls(rt, connection.id);
-    const now = rt.clock.now();
-    const decryptionKey = await spKey(rt, connection);
-    const assertion = await validateResponse(decode(form.SAMLResponse), {
-      ...(decryptionKey ? { decryptionKey } : {}),
-      idp,
-      spEntityId: entityId,
-      acsUrl,
-      allowSha1: config.allowSha1,
-      wantAssertionsSigned: config.wantAssertionsSigned,
-      wantResponseSigned: config.wantResponseSigned,
-      clockSkewSeconds: config.clockSkewSeconds,
-      now,
-    });
-
-    // SP-initiated: the request must be ours, for this connection, and unused (consumed atomically).
-    let redirect = form.RelayState;
-    if (assertion.inResponseTo) {
-      const state = await consumeLoginState(rt.db, assertion.inResponseTo, epochSeconds(now));
-      if (!state || state.kind !== 'saml' || state.connectionId !== connection.id) {
-        throw new AppError(
-          400,
-          'unknown_request',
-          'The response answers a request we did not make or already used.',
-        );
-      }
-      redirect = typeof state.data.redirect === 'string' ? state.data.redirect : redirect;
-    }
-    // The replay guard (a conditional write) runs while the sign-in reads the person; nothing is
-    // written for them before it has passed, and a replay is the answer whatever else happens.
-    const replayGuard = (async () => {
-      const first = await rememberAssertion(
-        rt.db,
-        connection.id,
-        assertion.assertionId,
-        assertion.usableUntil,
-        epochSeconds(now),
-      );
-      if (first) return;
-      metrics.addMetric(SSO_METRICS.replayBlocked, MetricUnit.Count, 1);
-      await rt.events.publish({
-        type: 'saml.replay_blocked',
-        tenantId: connection.tenantId,
-        detail: { connectionId },
-      });
-      throw new AppError(400, 'replayed_assertion', 'This assertion was already used.');
-    })();
-
-    const identity = toIdentity(connection, config, assertion);
-    return await signInWithIdentity(rt, request, connection, identity, redirect, replayGuard);
-  } catch (error) {
-    await recordLoginFailure(rt, { tenantId: connection.tenantId, connectionId, protocol: 'saml', error });
-    throw error;
-  }
-}
+): Promise<HttpResult> =>
+  runLogin(rt, 'saml', connectionId, async ({ connection }) => {
+    const verified = await verifyResponse(rt, connection, request);
+    return signInWithIdentity(rt, request, connection, verified.identity, verified.redirect, verified.gate);
+  });
 
 function toIdentity(
-  connection: Connection,
+  connection: Pick<Connection, 'tenantId' | 'id'>,
   config: SamlConfig,
   assertion: Awaited<ReturnType<typeof validateResponse>>,
 ): VerifiedIdentity {

@@ -1,88 +1,46 @@
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import { Errors } from '../errors.ts';
 import type { ExternalRole, Group, RoleMapping } from '../identity/model.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
+import * as entities from './entities.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
+import { putNew } from './writes.ts';
 
 /** Application groups, external roles and the mappings between them, all in the tenant's partition. */
 
-const toGroup = (i: Record<string, unknown>): Group => ({
-  id: i.id as string,
-  tenantId: i.tenantId as string,
-  name: i.name as string,
-  ...(i.description !== undefined ? { description: i.description as string } : {}),
-  createdAt: i.createdAt as string,
-});
-const toXrole = (i: Record<string, unknown>): ExternalRole => ({
-  id: i.id as string,
-  tenantId: i.tenantId as string,
-  connectionId: i.connectionId as string,
-  externalId: i.externalId as string,
-  name: i.name as string,
-  createdAt: i.createdAt as string,
-});
-const toMapping = (i: Record<string, unknown>): RoleMapping => ({
-  tenantId: i.tenantId as string,
-  xroleId: i.xroleId as string,
-  groupId: i.groupId as string,
-  accessLevel: i.accessLevel as RoleMapping['accessLevel'],
-  connectionId: i.connectionId as string,
-  externalId: i.externalId as string,
-  xroleName: i.xroleName as string,
-  groupName: i.groupName as string,
-});
-
 export async function putGroup(db: Db, group: Group): Promise<void> {
-  try {
-    await db.doc.send(
-      new PutCommand({
-        TableName: db.table,
-        Item: { ...keys.group(group.tenantId, group.id), entity: 'group', ...group },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) throw Errors.alreadyExists('The group');
-    throw error;
-  }
+  if (!(await putNew(db, entities.group, group))) throw Errors.alreadyExists('The group');
 }
 
 export async function getGroup(db: Db, tenantId: string, groupId: string) {
-  const out = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.group(tenantId, groupId) }));
-  return out.Item ? toGroup(out.Item) : undefined;
+  const out = await db.doc.send(
+    new GetCommand({ TableName: db.table, Key: entities.group.key(tenantId, groupId) }),
+  );
+  return out.Item ? entities.group.parse(out.Item) : undefined;
 }
 
 export async function listGroups(db: Db, tenantId: string, consistent = true): Promise<Group[]> {
   const { pk, skPrefix } = keys.groupsOf(tenantId);
-  return (await queryAll(db, { pk, skPrefix, consistent })).map(toGroup);
+  return (await queryAll(db, { pk, skPrefix, consistent })).map((item) => entities.group.parse(item));
 }
 
 export async function putXrole(db: Db, xrole: ExternalRole): Promise<void> {
-  try {
-    await db.doc.send(
-      new PutCommand({
-        TableName: db.table,
-        Item: { ...keys.xrole(xrole.tenantId, xrole.id), entity: 'xrole', ...xrole },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) throw Errors.alreadyExists('The external role');
-    throw error;
-  }
+  if (!(await putNew(db, entities.externalRole, xrole))) throw Errors.alreadyExists('The external role');
 }
 
 export async function getXrole(db: Db, tenantId: string, xroleId: string) {
-  const out = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.xrole(tenantId, xroleId) }));
-  return out.Item ? toXrole(out.Item) : undefined;
+  const out = await db.doc.send(
+    new GetCommand({ TableName: db.table, Key: entities.externalRole.key(tenantId, xroleId) }),
+  );
+  return out.Item ? entities.externalRole.parse(out.Item) : undefined;
 }
 
 export async function listXroles(db: Db, tenantId: string): Promise<ExternalRole[]> {
   const { pk, skPrefix } = keys.xrolesOf(tenantId);
-  return (await queryAll(db, { pk, skPrefix })).map(toXrole);
+  return (await queryAll(db, { pk, skPrefix })).map((item) => entities.externalRole.parse(item));
 }
 
 const mappingCache = new TtlCache<RoleMapping[]>(CONFIG_TTL_MS);
@@ -92,9 +50,9 @@ const forgetMappings = (db: Db, tenantId: string) => mappingCache.delete(`${db.t
 export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Promise<void> {
   forgetMappings(db, tenantId);
   const { pk, skPrefix } = keys.mappingsOfXrole(tenantId, xroleId);
-  const mappings = await queryAll(db, { pk, skPrefix });
+  const mappings = (await queryAll(db, { pk, skPrefix })).map((item) => entities.roleMapping.parse(item));
   const deletes = mappings.slice(0, 99).map((m) => ({
-    Delete: { TableName: db.table, Key: { pk: m.pk as string, sk: m.sk as string } },
+    Delete: { TableName: db.table, Key: entities.roleMapping.key(m.tenantId, m.xroleId, m.groupId) },
   }));
   try {
     await db.doc.send(
@@ -103,7 +61,7 @@ export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Pr
           {
             Delete: {
               TableName: db.table,
-              Key: keys.xrole(tenantId, xroleId),
+              Key: entities.externalRole.key(tenantId, xroleId),
               ConditionExpression: 'attribute_exists(pk)',
             },
           },
@@ -117,33 +75,40 @@ export async function deleteXrole(db: Db, tenantId: string, xroleId: string): Pr
   }
 }
 
-export async function putMapping(db: Db, mapping: RoleMapping): Promise<void> {
+/** Writes a mapping; false when its group or external role was deleted meanwhile. */
+export async function putMapping(db: Db, mapping: RoleMapping): Promise<boolean> {
   forgetMappings(db, mapping.tenantId);
+  try {
+    await writeMapping(db, mapping);
+    return true;
+  } catch (error) {
+    // a failed check or a concurrent write to one of the three items: the caller reads again
+    if (isConditionFailure(error) || (error as { name?: string }).name === 'TransactionCanceledException') {
+      return false;
+    }
+    throw error;
+  }
+}
+
+async function writeMapping(db: Db, mapping: RoleMapping): Promise<void> {
   await db.doc.send(
     new TransactWriteCommand({
       TransactItems: [
         {
-          Put: {
-            TableName: db.table,
-            Item: {
-              ...keys.mapping(mapping.tenantId, mapping.xroleId, mapping.groupId),
-              entity: 'mapping',
-              ...mapping,
-            },
-          },
+          Put: { TableName: db.table, Item: entities.roleMapping.item(mapping) },
         },
         // both ends must still exist when the mapping is written
         {
           ConditionCheck: {
             TableName: db.table,
-            Key: keys.xrole(mapping.tenantId, mapping.xroleId),
+            Key: entities.externalRole.key(mapping.tenantId, mapping.xroleId),
             ConditionExpression: 'attribute_exists(pk)',
           },
         },
         {
           ConditionCheck: {
             TableName: db.table,
-            Key: keys.group(mapping.tenantId, mapping.groupId),
+            Key: entities.group.key(mapping.tenantId, mapping.groupId),
             ConditionExpression: 'attribute_exists(pk)',
           },
         },
@@ -163,7 +128,7 @@ export async function deleteMapping(
     await db.doc.send(
       new DeleteCommand({
         TableName: db.table,
-        Key: keys.mapping(tenantId, xroleId, groupId),
+        Key: entities.roleMapping.key(tenantId, xroleId, groupId),
         ConditionExpression: 'attribute_exists(pk)',
       }),
     );
@@ -182,5 +147,5 @@ export async function mappingsForLogin(db: Db, tenantId: string): Promise<RoleMa
 /** Every mapping of a tenant: one query at login, since mappings carry what login needs. */
 export async function listMappings(db: Db, tenantId: string, consistent = false): Promise<RoleMapping[]> {
   const { pk, skPrefix } = keys.mappingsOf(tenantId);
-  return (await queryAll(db, { pk, skPrefix, consistent })).map(toMapping);
+  return (await queryAll(db, { pk, skPrefix, consistent })).map((item) => entities.roleMapping.parse(item));
 }

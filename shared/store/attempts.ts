@@ -1,7 +1,7 @@
 import { DeleteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
-import { keys } from './keys.ts';
+import { attemptCounter } from './entities.ts';
 
 /**
  * Login attempt counters, one item per scope (the caller names it, window included). A counter
@@ -19,11 +19,11 @@ export async function takeAttempt(db: Db, scope: string, max: number, expiresAt:
     await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
-        Key: keys.attempt(scope),
+        Key: attemptCounter.key(scope),
         UpdateExpression: 'ADD #c :one SET expiresAt = :end, entity = :e',
         ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
         ExpressionAttributeNames: { '#c': 'count' },
-        ExpressionAttributeValues: { ':one': 1, ':max': max, ':end': expiresAt, ':e': 'attempt' },
+        ExpressionAttributeValues: { ':one': 1, ':max': max, ':end': expiresAt, ':e': attemptCounter.name },
       }),
     );
     return true;
@@ -38,7 +38,7 @@ export async function takeAttempt(db: Db, scope: string, max: number, expiresAt:
  * leaves nothing behind. A counter already gone (cleared, expired) stays gone.
  */
 export async function giveBackAttempt(db: Db, scope: string): Promise<void> {
-  const key = keys.attempt(scope);
+  const key = attemptCounter.key(scope);
   // Two conditional writes, tried in turn until one applies: another attempt can take or give back
   // a place between them. Past the tries the place stays taken, which only errs towards refusing.
   for (let tries = 0; tries < 5; tries++) {
@@ -76,5 +76,5 @@ export async function giveBackAttempt(db: Db, scope: string): Promise<void> {
 
 /** Forgets every attempt the counter holds. */
 export async function clearAttempts(db: Db, scope: string): Promise<void> {
-  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.attempt(scope) }));
+  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: attemptCounter.key(scope) }));
 }

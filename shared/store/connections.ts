@@ -1,70 +1,33 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import type { Connection } from '../connections/model.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
-import { isConditionFailure, itemOnFailure } from './conditions.ts';
+import * as entities from './entities.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
 import { TABLE } from './table.ts';
-
-const ENTITY = 'connection';
+import { putNew, type VersionFailure, versionedDelete, versionedPut } from './writes.ts';
 
 /** The most connections one tenant may have; listing never pages past it. */
 export const MAX_CONNECTIONS_PER_TENANT = 100;
 
-const toItem = (c: Connection) => ({
-  ...keys.connection(c.tenantId, c.id),
-  ...keys.connectionById(c.id),
-  entity: ENTITY,
-  ...c,
-});
-
-const fromItem = (item: Record<string, unknown>): Connection => ({
-  id: item.id as string,
-  tenantId: item.tenantId as string,
-  type: item.type as Connection['type'],
-  name: item.name as string,
-  enabled: item.enabled as boolean,
-  config: item.config as Connection['config'],
-  secretRefs: (item.secretRefs as Connection['secretRefs'] | undefined) ?? {},
-  provisioning: item.provisioning as Connection['provisioning'],
-  authorization: item.authorization as Connection['authorization'],
-  compatibility: (item.compatibility as Connection['compatibility'] | undefined) ?? {
-    compatible: true,
-    problems: [],
-    warnings: [],
-  },
-  ...(item.derived ? { derived: item.derived as Record<string, unknown> } : {}),
-  version: item.version as number,
-  createdAt: item.createdAt as string,
-  updatedAt: item.updatedAt as string,
-});
+const failed = (failure: VersionFailure) =>
+  failure === 'missing' ? Errors.notFound('The connection') : Errors.versionConflict();
 
 export async function createConnection(db: Db, connection: Connection): Promise<void> {
-  try {
-    await db.doc.send(
-      new PutCommand({
-        TableName: db.table,
-        Item: toItem(connection),
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) throw Errors.alreadyExists('The connection');
-    throw error;
-  }
+  if (!(await putNew(db, entities.connection, connection))) throw Errors.alreadyExists('The connection');
 }
 
 export async function getConnection(db: Db, tenantId: string, connectionId: string) {
   const out = await db.doc.send(
     new GetCommand({
       TableName: db.table,
-      Key: keys.connection(tenantId, connectionId),
+      Key: entities.connection.key(tenantId, connectionId),
       ConsistentRead: true,
     }),
   );
-  return out.Item ? fromItem(out.Item) : undefined;
+  return out.Item ? entities.connection.parse(out.Item) : undefined;
 }
 
 /** Finds a connection from its id alone (the login routes carry no tenant), through gsi1. */
@@ -81,7 +44,7 @@ export async function findConnectionById(db: Db, connectionId: string): Promise<
     }),
   );
   const item = out.Items?.[0];
-  return item ? fromItem(item) : undefined;
+  return item ? entities.connection.parse(item) : undefined;
 }
 
 const loginCache = new TtlCache<Connection>(CONFIG_TTL_MS);
@@ -95,7 +58,8 @@ const forget = (db: Db, connectionId: string) => loginCache.delete(`${db.table}|
 
 export async function listConnections(db: Db, tenantId: string): Promise<Connection[]> {
   const { pk, skPrefix } = keys.connectionsOf(tenantId);
-  return (await queryAll(db, { pk, skPrefix, limit: MAX_CONNECTIONS_PER_TENANT })).map(fromItem);
+  const items = await queryAll(db, { pk, skPrefix, limit: MAX_CONNECTIONS_PER_TENANT });
+  return items.map((item) => entities.connection.parse(item));
 }
 
 /** Counts a tenant's connections (for the per-tenant limit). */
@@ -104,7 +68,8 @@ export async function countConnections(db: Db, tenantId: string): Promise<number
   const out = await db.doc.send(
     new QueryCommand({
       TableName: db.table,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
+      ExpressionAttributeNames: { '#pk': TABLE.partitionKey, '#sk': TABLE.sortKey },
       ExpressionAttributeValues: { ':pk': pk, ':prefix': skPrefix },
       Select: 'COUNT',
       ConsistentRead: true,
@@ -120,23 +85,8 @@ export async function replaceConnection(
   expectedVersion: number,
 ): Promise<void> {
   forget(db, connection.id);
-  try {
-    await db.doc.send(
-      new PutCommand({
-        TableName: db.table,
-        Item: toItem(connection),
-        ConditionExpression: 'attribute_exists(pk) AND version = :expected',
-        ExpressionAttributeValues: { ':expected': expectedVersion },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) {
-      if (!itemOnFailure(error)) throw Errors.notFound('The connection');
-      throw Errors.versionConflict();
-    }
-    throw error;
-  }
+  const outcome = await versionedPut(db, entities.connection, connection, expectedVersion);
+  if (outcome !== 'written') throw failed(outcome);
 }
 
 /** Deletes the connection; with `expectedVersion`, only when it is still that version. */
@@ -147,29 +97,14 @@ export async function deleteConnection(
   expectedVersion?: number,
 ): Promise<Connection> {
   forget(db, connectionId);
-  try {
-    const out = await db.doc.send(
-      new DeleteCommand({
-        TableName: db.table,
-        Key: keys.connection(tenantId, connectionId),
-        ConditionExpression:
-          expectedVersion === undefined
-            ? 'attribute_exists(pk)'
-            : 'attribute_exists(pk) AND version = :expected',
-        ExpressionAttributeValues:
-          expectedVersion === undefined ? undefined : { ':expected': expectedVersion },
-        ReturnValues: 'ALL_OLD',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }),
-    );
-    return fromItem(out.Attributes ?? {});
-  } catch (error) {
-    if (isConditionFailure(error)) {
-      if (!itemOnFailure(error)) throw Errors.notFound('The connection');
-      throw Errors.versionConflict();
-    }
-    throw error;
-  }
+  const out = await versionedDelete(
+    db,
+    entities.connection,
+    entities.connection.key(tenantId, connectionId),
+    expectedVersion,
+  );
+  if ('deleted' in out) return out.deleted;
+  throw failed(out.failed);
 }
 
 /** Stores a live test's findings without touching the configuration (no version bump). */
@@ -182,7 +117,7 @@ export async function recordLiveTest(
   await db.doc.send(
     new UpdateCommand({
       TableName: db.table,
-      Key: keys.connection(connection.tenantId, connection.id),
+      Key: entities.connection.key(connection.tenantId, connection.id),
       UpdateExpression: result.derived ? 'SET compatibility = :c, derived = :d' : 'SET compatibility = :c',
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeValues: {

@@ -1,12 +1,13 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import { DeleteCommand, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { TenantDomain, VerificationMethod } from '../domains/model.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
+import { domainClaim, tenantDomain } from './entities.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
+import { putNew } from './writes.ts';
 
 /**
  * Email domains. Two items: the tenant's own record (pending or verified, with the DNS token) in
@@ -15,53 +16,25 @@ import { queryAll } from './query.ts';
  * claim's holder releases it, so a domain is verified for at most one tenant.
  */
 
-const TenantDomainItem = z.object({
-  tenantId: z.string(),
-  domain: z.string(),
-  status: z.enum(['pending', 'verified']),
-  token: z.string(),
-  createdAt: z.string(),
-  verifiedAt: z.string().optional(),
-  verifiedBy: z.enum(['dns', 'operator']).optional(),
-});
-const ClaimItem = z.object({ tenantId: z.string(), domain: z.string() });
-
-const toTenantDomain = (item: Record<string, unknown>): TenantDomain => {
-  const { verifiedAt, verifiedBy, ...rest } = TenantDomainItem.parse(item);
-  return { ...rest, ...(verifiedAt ? { verifiedAt } : {}), ...(verifiedBy ? { verifiedBy } : {}) };
-};
-
 export async function getTenantDomain(
   db: Db,
   tenantId: string,
   domain: string,
 ): Promise<TenantDomain | undefined> {
   const out = await db.doc.send(
-    new GetCommand({ TableName: db.table, Key: keys.tenantDomain(tenantId, domain), ConsistentRead: true }),
+    new GetCommand({ TableName: db.table, Key: tenantDomain.key(tenantId, domain), ConsistentRead: true }),
   );
-  return out.Item ? toTenantDomain(out.Item) : undefined;
+  return out.Item ? tenantDomain.parse(out.Item) : undefined;
 }
 
 export async function listTenantDomains(db: Db, tenantId: string): Promise<TenantDomain[]> {
   const { pk, skPrefix } = keys.tenantDomainsOf(tenantId);
-  return (await queryAll(db, { pk, skPrefix })).map(toTenantDomain);
+  return (await queryAll(db, { pk, skPrefix })).map((item) => tenantDomain.parse(item));
 }
 
 /** Writes a new pending domain; false when the tenant already has this domain. */
-export async function putPendingDomain(db: Db, domain: TenantDomain): Promise<boolean> {
-  try {
-    await db.doc.send(
-      new PutCommand({
-        TableName: db.table,
-        Item: { ...keys.tenantDomain(domain.tenantId, domain.domain), entity: 'tenantDomain', ...domain },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+export function putPendingDomain(db: Db, domain: TenantDomain): Promise<boolean> {
+  return putNew(db, tenantDomain, domain);
 }
 
 export type MarkVerifiedResult = 'verified' | 'unavailable' | 'gone';
@@ -84,14 +57,12 @@ export async function markVerified(
           {
             Put: {
               TableName: db.table,
-              Item: {
-                ...keys.domainClaim(domain.domain),
-                entity: 'domainClaim',
+              Item: domainClaim.item({
                 domain: domain.domain,
                 tenantId: domain.tenantId,
                 verifiedAt: at,
                 verifiedBy: method,
-              },
+              }),
               ConditionExpression: 'attribute_not_exists(pk) OR tenantId = :t',
               ExpressionAttributeValues: { ':t': domain.tenantId },
             },
@@ -99,7 +70,7 @@ export async function markVerified(
           {
             Update: {
               TableName: db.table,
-              Key: keys.tenantDomain(domain.tenantId, domain.domain),
+              Key: tenantDomain.key(domain.tenantId, domain.domain),
               UpdateExpression: 'SET #status = :verified, verifiedAt = :at, verifiedBy = :by',
               ConditionExpression: 'attribute_exists(pk) AND #token = :token',
               ExpressionAttributeNames: { '#status': 'status', '#token': 'token' },
@@ -142,7 +113,7 @@ export async function deleteTenantDomain(
     try {
       const deleteRecord = {
         TableName: db.table,
-        Key: keys.tenantDomain(tenantId, domain),
+        Key: tenantDomain.key(tenantId, domain),
         ConditionExpression: 'attribute_exists(pk) AND #status = :status',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: { ':status': current.status },
@@ -155,7 +126,7 @@ export async function deleteTenantDomain(
               {
                 Delete: {
                   TableName: db.table,
-                  Key: keys.domainClaim(domain),
+                  Key: domainClaim.key(domain),
                   ConditionExpression: 'attribute_not_exists(pk) OR tenantId = :t',
                   ExpressionAttributeValues: { ':t': tenantId },
                 },
@@ -177,7 +148,7 @@ export async function deleteTenantDomain(
 /** The tenant holding the verified claim on a (normalized) domain. */
 export async function getDomainClaim(db: Db, domain: string): Promise<string | undefined> {
   const out = await db.doc.send(
-    new GetCommand({ TableName: db.table, Key: keys.domainClaim(domain), ConsistentRead: true }),
+    new GetCommand({ TableName: db.table, Key: domainClaim.key(domain), ConsistentRead: true }),
   );
-  return out.Item ? ClaimItem.parse(out.Item).tenantId : undefined;
+  return out.Item ? domainClaim.parse(out.Item).tenantId : undefined;
 }

@@ -1,6 +1,7 @@
 /**
- * Every DynamoDB key value is built here and nowhere else (see DESIGN.md, data model). The prefixes
- * are private to this module; callers ask for a key by entity and identifiers.
+ * Every DynamoDB key value is built here and nowhere else (docs/architecture.md, data model). The
+ * prefixes are private to this module; callers ask for a key by entity and identifiers, and the
+ * item declarations in entities.ts pair each builder with its item schema.
  */
 const P = {
   tenant: 'TENANT#',
@@ -22,6 +23,13 @@ const P = {
   domain: 'DOMAIN#',
   invite: 'INVITE#',
 } as const;
+
+/**
+ * A key component that another follows: `%` and `#` are percent-escaped, so the `#` after it is
+ * the only separator and two different id tuples never build one key. The ids stored today
+ * (UUIDs, tenant slugs, ISO times) contain neither character, so their keys are unchanged.
+ */
+const part = (id: string) => id.replaceAll('%', '%25').replaceAll('#', '%23');
 
 export interface Key {
   pk: string;
@@ -62,7 +70,7 @@ export const keys = {
   membershipsOfUser: (userId: string) => ({ gsi1pk: P.user + userId, gsi1skPrefix: P.tenant }),
 
   identity: (connectionId: string, subject: string): Key => ({
-    pk: `${P.identity}${connectionId}#${subject}`,
+    pk: `${P.identity}${part(connectionId)}#${subject}`,
     sk: 'IDENTITY',
   }),
   /** gsi1: a user's identity links. */
@@ -78,12 +86,12 @@ export const keys = {
   xrolesOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.xrole }),
   mapping: (tenantId: string, xroleId: string, groupId: string): Key => ({
     pk: P.tenant + tenantId,
-    sk: `${P.mapping}${xroleId}#${groupId}`,
+    sk: `${P.mapping}${part(xroleId)}#${groupId}`,
   }),
   mappingsOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.mapping }),
   mappingsOfXrole: (tenantId: string, xroleId: string) => ({
     pk: P.tenant + tenantId,
-    skPrefix: `${P.mapping}${xroleId}#`,
+    skPrefix: `${P.mapping}${part(xroleId)}#`,
   }),
 
   /** One item per SAML connection under its IdP entityID: finds other connections using it. */
@@ -97,24 +105,24 @@ export const keys = {
   samlConnections: () => ({ pk: 'SAMLCONNECTIONS' }),
 
   replay: (connectionId: string, assertionId: string): Key => ({
-    pk: `${P.replay}${connectionId}#${assertionId}`,
+    pk: `${P.replay}${part(connectionId)}#${assertionId}`,
     sk: 'REPLAY',
   }),
   state: (state: string): Key => ({ pk: P.state + state, sk: 'STATE' }),
   session: (sessionId: string): Key => ({ pk: P.session + sessionId, sk: 'SESSION' }),
   /** A member's session cutoff in one tenant: sessions created at or before it no longer stand. */
   sessionCutoff: (tenantId: string, userId: string): Key => ({
-    pk: `${P.session}CUTOFF#${tenantId}#${userId}`,
+    pk: `${P.session}CUTOFF#${part(tenantId)}#${userId}`,
     sk: 'SESSION_CUTOFF',
   }),
   /** gsi1: a user's sessions in one tenant (revoked together when the member is disabled or removed). */
   sessionByUser: (userId: string, tenantId: string, sessionId: string): Gsi1Key => ({
     gsi1pk: P.user + userId,
-    gsi1sk: `${P.session}${tenantId}#${sessionId}`,
+    gsi1sk: `${P.session}${part(tenantId)}#${sessionId}`,
   }),
   sessionsOfUser: (userId: string, tenantId: string) => ({
     gsi1pk: P.user + userId,
-    gsi1skPrefix: `${P.session}${tenantId}#`,
+    gsi1skPrefix: `${P.session}${part(tenantId)}#`,
   }),
 
   token: (tokenHash: string): Key => ({ pk: P.token + tokenHash, sk: 'TOKEN' }),
@@ -141,7 +149,7 @@ export const keys = {
 
   audit: (tenantId: string, isoTime: string, eventId: string): Key => ({
     pk: P.tenant + tenantId,
-    sk: `${P.audit}${isoTime}#${eventId}`,
+    sk: `${P.audit}${part(isoTime)}#${eventId}`,
   }),
   auditOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.audit }),
 } as const;

@@ -1,7 +1,8 @@
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
-import { keys } from './keys.ts';
-import type { TxItem } from './users.ts';
+import { type PasswordLink, passwordLink } from './entities.ts';
+import { putNew, type TxItem } from './writes.ts';
 
 /**
  * Invitation and password-reset links, stored under the SHA-256 of their token (the token itself
@@ -10,53 +11,27 @@ import type { TxItem } from './users.ts';
  * version it was issued for: any later change of the user (a password set, an email change) makes
  * every older link useless.
  */
-export type LinkKind = 'invitation' | 'reset';
-
-export interface PasswordLink {
-  kind: LinkKind;
-  userId: string;
-  /** The address the link was mailed to. */
-  email: string;
-  /** The inviting tenant (invitations only). */
-  tenantId?: string;
-  userVersion: number;
-  /** Epoch seconds; also the table's TTL attribute. */
-  expiresAt: number;
-  createdAt: string;
-}
-
-const toLink = (i: Record<string, unknown>): PasswordLink => ({
-  kind: i.kind === 'invitation' ? 'invitation' : 'reset',
-  userId: i.userId as string,
-  email: i.email as string,
-  ...(typeof i.tenantId === 'string' ? { tenantId: i.tenantId } : {}),
-  userVersion: i.userVersion as number,
-  expiresAt: i.expiresAt as number,
-  createdAt: i.createdAt as string,
-});
+export type { LinkKind, PasswordLink } from './entities.ts';
 
 export async function putPasswordLink(db: Db, tokenHash: string, link: PasswordLink): Promise<void> {
-  await db.doc.send(
-    new PutCommand({
-      TableName: db.table,
-      Item: { ...keys.invite(tokenHash), entity: 'invite', ...link },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  // 32 random bytes make a second link under one hash impossible in practice; never overwrite one.
+  if (!(await putNew(db, passwordLink, { ...link, tokenHash }))) {
+    throw Errors.internal(new Error('A password link with this token hash already exists.'));
+  }
 }
 
 export async function getPasswordLink(db: Db, tokenHash: string): Promise<PasswordLink | undefined> {
   const out = await db.doc.send(
-    new GetCommand({ TableName: db.table, Key: keys.invite(tokenHash), ConsistentRead: true }),
+    new GetCommand({ TableName: db.table, Key: passwordLink.key(tokenHash), ConsistentRead: true }),
   );
-  return out.Item ? toLink(out.Item) : undefined;
+  return out.Item ? passwordLink.parse(out.Item) : undefined;
 }
 
 /** The transaction item that spends a link: fails when it is gone or has expired. */
 export const consumePasswordLink = (db: Db, tokenHash: string, nowSeconds: number): TxItem => ({
   Delete: {
     TableName: db.table,
-    Key: keys.invite(tokenHash),
+    Key: passwordLink.key(tokenHash),
     ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
     ExpressionAttributeValues: { ':now': nowSeconds },
   },

@@ -1,30 +1,23 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
-import { keys } from './keys.ts';
+import { type LoginState, loginState, replayGuard } from './entities.ts';
+import { putNew } from './writes.ts';
 
 /**
- * One-time things, consumed atomically (DESIGN.md, security invariants): login state (OIDC state,
- * nonce and PKCE verifier; SAML AuthnRequest ids) and the replay guard for assertion ids. The TTL
- * attribute removes them eventually; the conditions below never trust that it already has.
+ * One-time things, consumed atomically (docs/architecture.md, security invariants): login state
+ * (OIDC state, nonce and PKCE verifier; SAML AuthnRequest ids) and the replay guard for assertion
+ * ids. The TTL attribute removes them eventually; the conditions below never trust that it
+ * already has.
  */
-export interface LoginState {
-  id: string;
-  kind: 'oidc' | 'saml';
-  connectionId: string;
-  /** Epoch seconds. */
-  expiresAt: number;
-  data: Record<string, unknown>;
-}
+export type { LoginState } from './entities.ts';
 
 export async function putLoginState(db: Db, state: LoginState): Promise<void> {
-  await db.doc.send(
-    new PutCommand({
-      TableName: db.table,
-      Item: { ...keys.state(state.id), entity: 'state', ...state },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  // State ids are random; one already there is never overwritten.
+  if (!(await putNew(db, loginState, state))) {
+    throw Errors.internal(new Error('A login state with this id already exists.'));
+  }
 }
 
 /** Deletes and returns the state if it exists and has not expired; a second call gets nothing. */
@@ -37,15 +30,13 @@ export async function consumeLoginState(
     const out = await db.doc.send(
       new DeleteCommand({
         TableName: db.table,
-        Key: keys.state(id),
+        Key: loginState.key(id),
         ConditionExpression: 'attribute_exists(pk) AND expiresAt > :now',
         ExpressionAttributeValues: { ':now': nowSeconds },
         ReturnValues: 'ALL_OLD',
       }),
     );
-    if (!out.Attributes) return undefined;
-    const { pk: _pk, sk: _sk, entity: _e, ...state } = out.Attributes;
-    return state as LoginState;
+    return out.Attributes ? loginState.parse(out.Attributes) : undefined;
   } catch (error) {
     if (isConditionFailure(error)) return undefined;
     throw error;
@@ -67,7 +58,7 @@ export async function rememberAssertion(
     await db.doc.send(
       new PutCommand({
         TableName: db.table,
-        Item: { ...keys.replay(connectionId, assertionId), entity: 'replay', expiresAt },
+        Item: replayGuard.item({ connectionId, assertionId, expiresAt }),
         ConditionExpression: 'attribute_not_exists(pk) OR expiresAt < :now',
         ExpressionAttributeValues: { ':now': nowSeconds },
       }),

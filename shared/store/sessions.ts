@@ -1,63 +1,19 @@
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  DeleteCommand,
-  GetCommand,
-  PutCommand,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-import type { Amr, SessionGroup } from '../identity/model.ts';
+import { BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
-import type { TenantRole } from '../tenants/model.ts';
 import { isConditionFailure } from './conditions.ts';
+import { type SessionRecord, sessionCutoff, session as sessions } from './entities.ts';
 import { keys } from './keys.ts';
-import { queryAll } from './query.ts';
+import { batchGet, queryAll } from './query.ts';
+import { putNew, versionedUpdate } from './writes.ts';
 
-/** A session as stored: what logout revokes and what an authorization refresh re-reads. */
-export interface SessionRecord {
-  id: string;
-  tenantId: string;
-  userId: string;
-  email: string;
-  role: TenantRole;
-  groups: SessionGroup[];
-  amr: Amr;
-  connectionId?: string;
-  /** The IdP subject, for connectors that re-read authorization (LDAP entryUUID / objectGUID). */
-  subject?: string;
-  /** Epoch seconds after which authorization must be re-read (POST /session/refresh). */
-  authzExpiresAt?: number;
-  /** Epoch seconds; also the table's TTL attribute. */
-  expiresAt: number;
-  createdAt: string;
-  version: number;
-}
-
-const toSession = (item: Record<string, unknown>): SessionRecord => {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...session } = item;
-  return session as unknown as SessionRecord;
-};
-
-/**
- * The item that holds one member's session cutoff in one tenant: sessions created at or before
- * `sessionsValidAfter` are over. Its id can never be a session id (those are UUIDs), so it sits
- * under the session key without meeting one.
- */
-const cutoffKey = keys.sessionCutoff;
+export type { SessionRecord } from './entities.ts';
 
 export async function putSession(db: Db, session: SessionRecord): Promise<void> {
-  await db.doc.send(
-    new PutCommand({
-      TableName: db.table,
-      Item: {
-        ...keys.session(session.id),
-        ...keys.sessionByUser(session.userId, session.tenantId, session.id),
-        entity: 'session',
-        ...session,
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  // Session ids are random UUIDs; one already there is never overwritten.
+  if (!(await putNew(db, sessions, session))) {
+    throw Errors.internal(new Error('A session with this id already exists.'));
+  }
 }
 
 /**
@@ -70,27 +26,20 @@ export async function getSessionWithCutoff(
   tenantId: string,
   userId: string,
 ): Promise<{ session?: SessionRecord; sessionsValidAfter?: string }> {
-  const sessionKey = keys.session(sessionId);
+  const sessionKey = sessions.key(sessionId);
   const found: { session?: SessionRecord; sessionsValidAfter?: string } = {};
-  let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-    [db.table]: { Keys: [{ ...sessionKey }, { ...cutoffKey(tenantId, userId) }], ConsistentRead: true },
-  };
-  while (request && Object.keys(request).length > 0) {
-    const out = await db.doc.send(new BatchGetCommand({ RequestItems: request }));
-    for (const item of out.Responses?.[db.table] ?? []) {
-      if (item.pk === sessionKey.pk) found.session = toSession(item);
-      else found.sessionsValidAfter = item.sessionsValidAfter as string;
-    }
-    request = out.UnprocessedKeys as typeof request;
+  for (const item of await batchGet(db, [sessionKey, sessionCutoff.key(tenantId, userId)], true)) {
+    if (item.pk === sessionKey.pk) found.session = sessions.parse(item);
+    else found.sessionsValidAfter = sessionCutoff.parse(item).sessionsValidAfter;
   }
   return found;
 }
 
 export async function getSession(db: Db, sessionId: string): Promise<SessionRecord | undefined> {
   const out = await db.doc.send(
-    new GetCommand({ TableName: db.table, Key: keys.session(sessionId), ConsistentRead: true }),
+    new GetCommand({ TableName: db.table, Key: sessions.key(sessionId), ConsistentRead: true }),
   );
-  return out.Item ? toSession(out.Item) : undefined;
+  return out.Item ? sessions.parse(out.Item) : undefined;
 }
 
 /**
@@ -99,11 +48,12 @@ export async function getSession(db: Db, sessionId: string): Promise<SessionReco
  */
 export async function listSessionsOfUser(db: Db, userId: string, tenantId: string): Promise<SessionRecord[]> {
   const k = keys.sessionsOfUser(userId, tenantId);
-  return (await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' })).map(toSession);
+  const items = await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' });
+  return items.map((item) => sessions.parse(item));
 }
 
 export async function deleteSession(db: Db, sessionId: string): Promise<void> {
-  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.session(sessionId) }));
+  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: sessions.key(sessionId) }));
 }
 
 /** Deletes sessions 25 at a time (the BatchWriteItem limit), retrying what DynamoDB left unprocessed. */
@@ -111,7 +61,7 @@ export async function deleteSessions(db: Db, sessionIds: readonly string[]): Pro
   for (let i = 0; i < sessionIds.length; i += 25) {
     let pending: Record<string, unknown>[] | undefined = sessionIds
       .slice(i, i + 25)
-      .map((id) => ({ DeleteRequest: { Key: keys.session(id) } }));
+      .map((id) => ({ DeleteRequest: { Key: sessions.key(id) } }));
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} session deletion(s) unprocessed`);
@@ -139,12 +89,12 @@ export async function setSessionsValidAfter(
     await db.doc.send(
       new UpdateCommand({
         TableName: db.table,
-        Key: cutoffKey(tenantId, userId),
+        Key: sessionCutoff.key(tenantId, userId),
         UpdateExpression:
           'SET entity = :entity, tenantId = :t, userId = :u, sessionsValidAfter = :at, expiresAt = :exp',
         ConditionExpression: 'attribute_not_exists(pk) OR sessionsValidAfter < :at',
         ExpressionAttributeValues: {
-          ':entity': 'session_cutoff',
+          ':entity': sessionCutoff.name,
           ':t': tenantId,
           ':u': userId,
           ':at': at,
@@ -163,26 +113,12 @@ export async function refreshSession(
   db: Db,
   session: Pick<SessionRecord, 'id' | 'groups' | 'authzExpiresAt' | 'version' | 'role'>,
 ): Promise<boolean> {
-  try {
-    await db.doc.send(
-      new UpdateCommand({
-        TableName: db.table,
-        Key: keys.session(session.id),
-        UpdateExpression: 'SET #groups = :g, authzExpiresAt = :a, #role = :r, version = version + :one',
-        ConditionExpression: 'attribute_exists(pk) AND version = :v',
-        ExpressionAttributeNames: { '#groups': 'groups', '#role': 'role' },
-        ExpressionAttributeValues: {
-          ':g': session.groups,
-          ':a': session.authzExpiresAt,
-          ':r': session.role,
-          ':one': 1,
-          ':v': session.version,
-        },
-      }),
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+  const out = await versionedUpdate(
+    db,
+    sessions,
+    sessions.key(session.id),
+    { groups: session.groups, authzExpiresAt: session.authzExpiresAt, role: session.role },
+    session.version,
+  );
+  return 'written' in out;
 }

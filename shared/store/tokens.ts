@@ -1,54 +1,33 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
+import { apiToken, type TokenRecord } from './entities.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
+import { putNew } from './writes.ts';
 
-/** An API token as stored: only the SHA-256 of the secret, never the secret. */
-export interface TokenRecord {
-  id: string;
-  hash: string;
-  userId: string;
-  tenantId: string;
-  name: string;
-  createdAt: string;
-  expiresAtIso: string;
-  /** Epoch seconds; also the table's TTL attribute. */
-  expiresAt: number;
-  lastUsedAt?: string;
-}
-
-const strip = (item: Record<string, unknown>): TokenRecord => {
-  const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g2, entity: _e, ...rest } = item;
-  return rest as unknown as TokenRecord;
-};
+export type { TokenRecord } from './entities.ts';
 
 export async function putToken(db: Db, token: TokenRecord): Promise<void> {
-  await db.doc.send(
-    new PutCommand({
-      TableName: db.table,
-      Item: {
-        ...keys.token(token.hash),
-        ...keys.tokenByUser(token.userId, token.id),
-        entity: 'token',
-        ...token,
-      },
-      ConditionExpression: 'attribute_not_exists(pk)',
-    }),
-  );
+  // Token hashes are of 32 random bytes; one already there is never overwritten.
+  if (!(await putNew(db, apiToken, token))) {
+    throw Errors.internal(new Error('An API token with this hash already exists.'));
+  }
 }
 
 export async function getTokenByHash(db: Db, hash: string): Promise<TokenRecord | undefined> {
-  const out = await db.doc.send(new GetCommand({ TableName: db.table, Key: keys.token(hash) }));
-  return out.Item ? strip(out.Item) : undefined;
+  const out = await db.doc.send(new GetCommand({ TableName: db.table, Key: apiToken.key(hash) }));
+  return out.Item ? apiToken.parse(out.Item) : undefined;
 }
 
 export async function tokensOfUser(db: Db, userId: string): Promise<TokenRecord[]> {
   const k = keys.tokensOfUser(userId);
-  return (await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' })).map(strip);
+  const items = await queryAll(db, { pk: k.gsi1pk, skPrefix: k.gsi1skPrefix, index: 'gsi1' });
+  return items.map((item) => apiToken.parse(item));
 }
 
 export async function deleteToken(db: Db, hash: string): Promise<void> {
-  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: keys.token(hash) }));
+  await db.doc.send(new DeleteCommand({ TableName: db.table, Key: apiToken.key(hash) }));
 }
 
 export async function touchToken(db: Db, hash: string, at: string): Promise<void> {
@@ -56,7 +35,7 @@ export async function touchToken(db: Db, hash: string, at: string): Promise<void
     .send(
       new UpdateCommand({
         TableName: db.table,
-        Key: keys.token(hash),
+        Key: apiToken.key(hash),
         UpdateExpression: 'SET lastUsedAt = :at',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':at': at },

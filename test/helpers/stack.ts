@@ -22,9 +22,12 @@ export interface TestStack extends LocalStack {
   items(): Promise<Record<string, unknown>[]>;
 }
 
-/** The local stack on the run's DynamoDB Local, with a table of its own. */
+/**
+ * The local stack on the run's DynamoDB Local (or the one `options.dynamodbEndpoint` names), with a
+ * table of its own.
+ */
 export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
-  const dynamodbEndpoint = inject('dynamodbEndpoint');
+  const dynamodbEndpoint = options.dynamodbEndpoint ?? inject('dynamodbEndpoint');
   const stack = await startLocalStack({
     dynamodbEndpoint,
     tableName: `test-${randomUUID()}`,

@@ -3,12 +3,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { BACKGROUND_FUNCTIONS } from '../../infra/background.ts';
 import { readStackConfig } from '../../infra/context.ts';
 import { Events } from '../../infra/events.ts';
 import { SsoFunction } from '../../infra/function.ts';
-import { ldapNetwork } from '../../infra/network.ts';
+import { directoryNetwork } from '../../infra/network.ts';
 import { SsoStack } from '../../infra/stack.ts';
-import { FUNCTIONS } from '../../shared/routes.ts';
+import { FUNCTIONS, type FunctionSpec } from '../../shared/routes.ts';
 import { cdkJsonContext, nagFindings, SKIP_BUNDLING } from './helpers.ts';
 
 /** These tests look at wiring only, so esbuild is skipped; test/infra/stack.test.ts bundles for real. */
@@ -22,10 +23,10 @@ function logicalId(stack: Stack, construct: IConstruct): string {
   return stack.getLogicalId(resource);
 }
 
-describe('a function in the LDAP VPC', () => {
+describe('a function in the directory VPC', () => {
   const app = newApp();
   const stack = new Stack(app, 'VpcProbe');
-  const network = ldapNetwork(stack, {
+  const network = directoryNetwork(stack, {
     vpcId: 'vpc-0123456789abcdef0',
     subnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
   });
@@ -53,6 +54,11 @@ describe('a function in the LDAP VPC', () => {
     ).map((rule) => `${rule.IpProtocol}/${rule.FromPort}-${rule.ToPort}`);
     expect(ports.sort()).toEqual(['tcp/389-389', 'tcp/443-443', 'tcp/636-636']);
     expect(group.SecurityGroupIngress).toBeUndefined();
+  });
+
+  it('gets no PRIVATE_DIRECTORY_CIDRS when the network names no directory ranges', () => {
+    const env = template.toJSON().Resources[logicalId(stack, fn)].Properties.Environment.Variables;
+    expect(env).not.toHaveProperty('PRIVATE_DIRECTORY_CIDRS');
   });
 
   it('has the VPC access policy Lambda needs for its network interfaces', () => {
@@ -142,6 +148,7 @@ describe('the stack with every optional setting', () => {
     alarmEmail: 'ops@example.com',
     ldapVpcId: 'vpc-0123456789abcdef0',
     ldapSubnetIds: 'subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb',
+    ldapDirectoryCidrs: '10.20.0.0/16,10.30.0.0/16',
   });
   const stack = new SsoStack(app, 'sso-staging', {
     config: readStackConfig((key) => app.node.tryGetContext(key)),
@@ -178,11 +185,46 @@ describe('the stack with every optional setting', () => {
     });
   });
 
-  it('puts only the ldap* functions in the VPC', () => {
-    for (const [name, fn] of stack.functions) {
+  const SPECS = Object.entries({ ...FUNCTIONS, ...BACKGROUND_FUNCTIONS }) as [string, FunctionSpec][];
+  const fnNamed = (name: string) => {
+    const found = stack.functions.get(name);
+    if (!found) throw new Error(`no function ${name}`);
+    return found;
+  };
+
+  it('deploys a function for every spec, so each capability below is checked on each', () => {
+    expect([...stack.functions.keys()].sort()).toEqual(SPECS.map(([name]) => name).sort());
+  });
+
+  it.each(SPECS)(
+    '%s: in the VPC, with PRIVATE_DIRECTORY_CIDRS, exactly when its spec declares directory',
+    (name, spec) => {
+      const fn = fnNamed(name);
       const props = template.toJSON().Resources[logicalId(stack, fn)].Properties;
-      expect(props.VpcConfig !== undefined, name).toBe(name.startsWith('ldap'));
-    }
+      const role = fn.role;
+      if (!role) throw new Error(`${name} has no role`);
+      const managed = JSON.stringify(
+        template.toJSON().Resources[logicalId(stack, role)].Properties.ManagedPolicyArns ?? [],
+      );
+      if (spec.directory) {
+        const group = stack.directoryNetwork?.securityGroup;
+        if (!group) throw new Error('no directory network');
+        expect(props.VpcConfig).toEqual({
+          SubnetIds: ['subnet-0aaaaaaaaaaaaaaaa', 'subnet-0bbbbbbbbbbbbbbbb'],
+          SecurityGroupIds: [{ 'Fn::GetAtt': [logicalId(stack, group), 'GroupId'] }],
+        });
+        expect(props.Environment.Variables.PRIVATE_DIRECTORY_CIDRS).toBe('10.20.0.0/16,10.30.0.0/16');
+        expect(managed).toContain('service-role/AWSLambdaVPCAccessExecutionRole');
+      } else {
+        expect(props.VpcConfig).toBeUndefined();
+        expect(props.Environment.Variables).not.toHaveProperty('PRIVATE_DIRECTORY_CIDRS');
+        expect(managed).not.toContain('AWSLambdaVPCAccessExecutionRole');
+      }
+    },
+  );
+
+  it('has one security group, the directory network’s', () => {
+    template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
   });
 
   it('grants mail on the parent-domain identity it was given, with no configuration set', () => {

@@ -1,7 +1,6 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
-import { writtenBackgroundFunctions } from '../../infra/background.ts';
 import { readStackConfig } from '../../infra/context.ts';
 import { cdkJsonContext, nagFindings } from './helpers.ts';
 
@@ -109,15 +108,6 @@ describe('readStackConfig', () => {
     [{ mailConfigurationSet: 'has space' }, /mailConfigurationSet/],
   ])('refuses %j', (values, message) => {
     expect(() => readStackConfig(reader({ ...MAIL, ...values }))).toThrow(message);
-  });
-});
-
-describe('background functions', () => {
-  it('are deployed only when their handler file exists', () => {
-    expect(writtenBackgroundFunctions(() => false)).toEqual([]);
-    expect(writtenBackgroundFunctions((path) => path.endsWith('/functions/audit-consumer.ts'))).toEqual([
-      'audit-consumer',
-    ]);
   });
 });
 

@@ -4,7 +4,8 @@ import { App, CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { writtenBackgroundFunctions } from '../../infra/background.ts';
+import { ALARMS, kebab, meaning } from '../../infra/alarms.ts';
+import { BACKGROUND_FUNCTIONS } from '../../infra/background.ts';
 import { readStackConfig } from '../../infra/context.ts';
 import { RUNTIME_SDK } from '../../infra/function.ts';
 import { SsoStack } from '../../infra/stack.ts';
@@ -109,8 +110,8 @@ describe('the API', () => {
 });
 
 describe('the functions', () => {
-  it('are one per FUNCTIONS entry, plus the background functions whose file exists', () => {
-    const expected = [...Object.keys(FUNCTIONS), ...writtenBackgroundFunctions()];
+  it('are one per FUNCTIONS entry, plus the background functions', () => {
+    const expected = [...Object.keys(FUNCTIONS), ...Object.keys(BACKGROUND_FUNCTIONS)];
     expect([...stack.functions.keys()].sort()).toEqual([...new Set(expected)].sort());
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(stack.functions.size);
   });
@@ -141,12 +142,28 @@ describe('the functions', () => {
     expect('SESSION_KEYS_SECRET_ID' in env).toBe(spec.secrets.sessionKeys !== undefined);
     expect('SECRETS_PREFIX' in env).toBe(spec.secrets.connections !== undefined);
     expect('EVENT_BUS_NAME' in env).toBe(spec.events);
+    expect('MAIL_FROM' in env).toBe(spec.mail);
+    // Without a directory network (no ldapVpcId), no function has private ranges; with one, the
+    // functions that declare `directory` do (test/infra/constructs.test.ts).
+    expect('PRIVATE_DIRECTORY_CIDRS' in env).toBe(false);
     if (spec.table !== 'none') expect(env.TABLE_NAME).toEqual({ Ref: logicalId(stack.data.table) });
     if (spec.secrets.operatorToken)
       expect(env.OPERATOR_TOKEN_SECRET_ID).toEqual({ Ref: logicalId(stack.data.operatorToken) });
     if (spec.secrets.sessionKeys)
       expect(env.SESSION_KEYS_SECRET_ID).toEqual({ Ref: logicalId(stack.data.sessionKeys) });
     if (spec.secrets.connections) expect(env.SECRETS_PREFIX).toBe('sso/test');
+  });
+
+  it.each(FUNCTION_ENTRIES)('%s: outside any VPC when the deployment gives no directory network', (name) => {
+    expect(template.toJSON().Resources[logicalId(fn(name))].Properties.VpcConfig).toBeUndefined();
+  });
+
+  it('declare directory for LDAP login, the admin API (live test, directory groups) and session refresh', () => {
+    expect(FUNCTION_ENTRIES.filter(([, spec]) => spec.directory).map(([name]) => name)).toEqual([
+      'admin',
+      'ldap-login',
+      'session',
+    ]);
   });
 
   it.each(FUNCTION_ENTRIES)('%s: own log group with a retention', (name) => {
@@ -308,10 +325,10 @@ describe('IAM: least privilege from each spec', () => {
     }
   });
 
-  it('declares mail for the invitation (admin) and password-reset (password-login) functions', () => {
+  it('declares mail for the invitation (admin) and password-reset functions, and not for sign-in', () => {
     expect(FUNCTION_ENTRIES.filter(([, spec]) => spec.mail).map(([name]) => name)).toEqual([
       'admin',
-      'password-login',
+      'password-reset',
     ]);
   });
 
@@ -404,24 +421,21 @@ describe('events', () => {
     const rule = template.toJSON().Resources[logicalId(stack.events.auditRule)].Properties;
     expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
     expect(rule.EventPattern).toEqual({ source: ['sso'] });
-    // The consumer is wired only once functions/audit-consumer.ts exists (infra/background.ts).
-    if (writtenBackgroundFunctions().includes('audit-consumer')) {
-      expect(rule.Targets).toEqual([
-        expect.objectContaining({
-          Arn: { 'Fn::GetAtt': [logicalId(fn('audit-consumer')), 'Arn'] },
-          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'Arn'] } },
-          RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: expect.any(Number) }),
-        }),
-      ]);
-    } else {
-      expect(rule.Targets).toBeUndefined();
-    }
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(fn('audit-consumer')), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'Arn'] } },
+        RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: expect.any(Number) }),
+      }),
+    ]);
   });
 
   it('have a six-hourly schedule for the SAML metadata refresh', () => {
     const rule = template.toJSON().Resources[logicalId(stack.events.metadataRefreshRule)].Properties;
     expect(rule.ScheduleExpression).toBe('rate(6 hours)');
-    expect(rule.Targets === undefined).toBe(!writtenBackgroundFunctions().includes('saml-metadata-refresh'));
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({ Arn: { 'Fn::GetAtt': [logicalId(fn('saml-metadata-refresh')), 'Arn'] } }),
+    ]);
   });
 
   it('have an encrypted, TLS-only dead-letter queue', () => {
@@ -462,6 +476,42 @@ describe('observability', () => {
     ]) {
       expect(body).toContain(piece);
     }
+  });
+
+  /** The alarms a row of ALARMS stands for: its own, or one per deployed function. */
+  const alarmsOfRow = (row: (typeof ALARMS)[number]) =>
+    row.per === 'stack'
+      ? [{ name: kebab(row.id), means: meaning(row) }]
+      : [...stack.functions.keys()].map((name) => ({
+          name: `${name}-${kebab(row.id)}`,
+          means: meaning(row, name),
+        }));
+
+  it.each(ALARMS.map((row) => [row.id, row] as const))(
+    '%s: exactly one alarm in the template (one per function for a row per function), as its row says',
+    (_, row) => {
+      for (const { name, means } of alarmsOfRow(row)) {
+        const found = alarms().filter((a) => a.AlarmName === `sso-test-${name}`);
+        expect(found, name).toHaveLength(1);
+        const alarm = found[0] ?? {};
+        expect(alarm, name).toMatchObject({
+          Threshold: row.threshold,
+          ComparisonOperator: row.comparison,
+          EvaluationPeriods: row.evaluation.periods,
+          TreatMissingData: row.evaluation.missing,
+          AlarmDescription: `${means} See docs/operations.md, "When an alarm fires".`,
+        });
+        expect(alarm.DatapointsToAlarm, name).toBe(row.evaluation.breaching);
+        // Every metric of the alarm (a math expression's too) has the row's period.
+        const periods = [...JSON.stringify(alarm).matchAll(/"Period":(\d+)/g)].map((m) => Number(m[1]));
+        expect(periods.length, name).toBeGreaterThan(0);
+        expect(new Set(periods), name).toEqual(new Set([row.evaluation.period.toSeconds()]));
+      }
+    },
+  );
+
+  it('has no alarm that is not a row of the table', () => {
+    expect(alarms()).toHaveLength(ALARMS.flatMap(alarmsOfRow).length);
   });
 
   it('names the alarms as docs/operations.md does', () => {

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerRefresher } from '../../shared/identity/refresh.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CONNECTORS } from '../../shared/connections/registry.ts';
 import { rotateSigningKey } from '../../shared/identity/signing-keys.ts';
 import { runtime } from '../../shared/runtime.ts';
 import { identityFor, ssoLogin, tenantWithConnection } from '../helpers/identity.ts';
@@ -294,7 +294,7 @@ describe('sessions', () => {
     });
 
     const directory = new Map<string, string[] | 'gone'>();
-    registerRefresher('ldap', async (_rt, _c, session) => {
+    vi.spyOn(CONNECTORS.ldap, 'refresh').mockImplementation(async (_rt, _c, session) => {
       const groups = directory.get(session.subject ?? '');
       return groups === 'gone' || groups === undefined ? 'gone' : { externalGroups: groups };
     });

@@ -81,7 +81,10 @@ describe('EventBridgePublisher', () => {
   it('throws when EventBridge refuses part of a batch', async () => {
     eb.on(PutEventsCommand).resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure' }] });
     const publisher = new EventBridgePublisher(new EventBridgeClient({}), 'sso-bus');
-    await expect(publisher.publish({ type: 'x', detail: {} })).rejects.toThrow(/InternalFailure/);
+    // An entry that failed inside EventBridge is its outage: the port's 503, the detail in the cause.
+    const error = await publisher.publish({ type: 'x', detail: {} }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 503, code: 'events_unavailable' });
+    expect(String((error as Error).cause)).toMatch(/InternalFailure/);
   });
 });
 

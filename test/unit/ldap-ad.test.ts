@@ -14,9 +14,11 @@ import {
   SearchRequest,
 } from 'ldapts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Configured, configured } from '../../shared/connections/contract.ts';
 import type { Connection } from '../../shared/connections/model.ts';
+import { LdapConfig } from '../../shared/connections/schema.ts';
 import { Directory, DirectoryUnavailable } from '../../shared/ldap/client.ts';
-import { ldapConfigOf, SERVICE_ACCOUNT_SECRET } from '../../shared/ldap/directory.ts';
+import { SERVICE_ACCOUNT_SECRET } from '../../shared/ldap/directory.ts';
 import { IN_CHAIN_RULE } from '../../shared/ldap/groups.ts';
 import { authenticate } from '../../shared/ldap/login.ts';
 import { refreshLdapAuthorization } from '../../shared/ldap/refresh.ts';
@@ -322,11 +324,14 @@ afterAll(async () => {
 });
 beforeEach(() => ad.reset());
 
-async function connectionOf(ldap: Record<string, unknown>, password?: string): Promise<Connection> {
+async function connectionOf(
+  ldap: Record<string, unknown>,
+  password?: string,
+): Promise<Configured<LdapConfig>> {
   const secretRefs: Record<string, string> = password
     ? { [SERVICE_ACCOUNT_SECRET]: await secrets.put('svc', password) }
     : {};
-  return {
+  const connection: Connection = {
     id: 'conn-ad',
     tenantId: 'tenant-ad',
     type: 'ldap',
@@ -347,10 +352,11 @@ async function connectionOf(ldap: Record<string, unknown>, password?: string): P
     createdAt: '',
     updatedAt: '',
   };
+  return configured(connection, LdapConfig);
 }
 
-const login = async (connection: Connection, email: string, password: string) =>
-  authenticate(rt, connection, ldapConfigOf(connection), email, password);
+const login = async (connection: Configured<LdapConfig>, email: string, password: string) =>
+  authenticate(rt, connection, { email, password });
 
 const upnInChain = {
   dnResolution: { method: 'upn' },
@@ -430,7 +436,7 @@ describe('UPN login against an Active Directory-like server', () => {
     // The trap: when an operation times out, ldapts drops its (StartTLS) socket and the next call
     // opens a fresh plain one for an ldap:// URL, so a bind would go out in clear. We refuse.
     const connection = await connectionOf({ ...upnInChain, timeoutMs: 300 });
-    const directory = await Directory.open(ldapConfigOf(connection), { allowPrivate: true });
+    const directory = await Directory.open(connection.config, { allowPrivate: true });
     try {
       expect(directory.transport).toBe('starttls');
       ad.silentOn = 'cn=nobody';
@@ -448,7 +454,7 @@ describe('UPN login against an Active Directory-like server', () => {
 
   it('notices a connection the server dropped, even where ldapts does not', async () => {
     const connection = await connectionOf(upnInChain);
-    const directory = await Directory.open(ldapConfigOf(connection), { allowPrivate: true });
+    const directory = await Directory.open(connection.config, { allowPrivate: true });
     try {
       ad.dropAll();
       await new Promise((done) => setTimeout(done, 100));
@@ -653,14 +659,15 @@ describe('opening the directory while a gate (the login throttle) is checked', (
   it('binds nothing before the gate has passed, and nothing at all when it fails', async () => {
     const fake = await startFake(true);
     const connection = await connectionOf({ ...upnInChain, url: fake.url });
-    const config = ldapConfigOf(connection);
     const gate = deferred();
     let settled = false;
-    const passing = authenticate(rt, connection, config, 'adam@corp.test', 'adam-pw', gate.promise).finally(
-      () => {
-        settled = true;
-      },
-    );
+    const passing = authenticate(rt, connection, {
+      email: 'adam@corp.test',
+      password: 'adam-pw',
+      gate: gate.promise,
+    }).finally(() => {
+      settled = true;
+    });
     await expect.poll(() => rootDseReads(fake.server)).toBe(1);
     // Time for a bind to go out, were one going to.
     await new Promise((done) => setTimeout(done, 100));
@@ -674,7 +681,11 @@ describe('opening the directory while a gate (the login throttle) is checked', (
     fake.server.reset();
     const refused = deferred();
     const refusal = new Error('too many attempts');
-    const failing = authenticate(rt, connection, config, 'adam@corp.test', 'adam-pw', refused.promise);
+    const failing = authenticate(rt, connection, {
+      email: 'adam@corp.test',
+      password: 'adam-pw',
+      gate: refused.promise,
+    });
     await expect.poll(() => fake.server.seen.connections).toBe(1);
     refused.reject(refusal);
     await expect(failing).rejects.toBe(refusal);

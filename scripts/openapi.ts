@@ -1,0 +1,1240 @@
+/**
+ * Generates docs/openapi.yaml (OpenAPI 3.1) from the route table and the zod schemas the operations
+ * validate with. Run `npx tsx scripts/openapi.ts` after changing a route, a request schema or a
+ * response here; `npx tsx scripts/openapi.ts --check` exits 1 when the file is stale.
+ * test/unit/openapi.test.ts fails when a route of ROUTES or a field of a request schema is missing
+ * from the document, or when the file differs from what this script generates.
+ *
+ * What the code cannot say (summaries, response shapes, who may call) is written here, one entry
+ * per route; `RouteKey` makes a route without an entry (or an entry without a route) a type error.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { stringify } from 'yaml';
+import * as z from 'zod';
+import { AuditQuery } from '../shared/audit/records.ts';
+import { GroupQuery } from '../shared/connections/http.ts';
+import {
+  Authorization,
+  ConnectionBody,
+  LdapConfig,
+  OidcConfig,
+  PatchConnectionBody,
+  Provisioning,
+  SamlConfig,
+} from '../shared/connections/schema.ts';
+import { AddDomainBody, VerifyDomainBody } from '../shared/domains/model.ts';
+import { ERROR_CODES, errorCatalogue } from '../shared/error-codes.ts';
+import { MAX_BODY_BYTES } from '../shared/http/request.ts';
+import { ChangePasswordBody } from '../shared/identity/account.ts';
+import { ListQuery } from '../shared/identity/admin-http.ts';
+import { CreateGroupBody, CreateXroleBody, MappingBody } from '../shared/identity/groups.ts';
+import { CreateUserBody, PatchUserBody } from '../shared/identity/members.ts';
+import { PasswordLoginBody } from '../shared/identity/password-login.ts';
+import { CreateTokenBody } from '../shared/identity/tokens.ts';
+import { LdapLoginBody } from '../shared/ldap/login.ts';
+import { DiscoverQuery } from '../shared/pages/login.ts';
+import { ForgotBody, ResetBody, TenantQuery, TokenQuery } from '../shared/pages/password.ts';
+import { ROUTES } from '../shared/routes.ts';
+import { AcsForm } from '../shared/saml/service.ts';
+import { CreateTenantBody, PatchTenantBody, TenantSettings } from '../shared/tenants/model.ts';
+
+export const OPENAPI_PATH = fileURLToPath(new URL('../docs/openapi.yaml', import.meta.url));
+export const ARCHITECTURE_PATH = fileURLToPath(new URL('../docs/architecture.md', import.meta.url));
+
+type JsonSchema = Record<string, unknown>;
+type AnyRoute = (typeof ROUTES)[number];
+/** `METHOD /path` of every route in the table, e.g. `GET /admin/tenants/{tenantId}`. */
+export type RouteKey = AnyRoute extends infer R
+  ? R extends { method: infer M extends string; path: infer P extends string }
+    ? `${M} ${P}`
+    : never
+  : never;
+
+/**
+ * Who may call a route. `tenantAdmin`: the operator, or a session JWT / API token of the tenant's
+ * owner or admin (`tenantRead` adds auditor); `caller`: the cookie, a session JWT or an API token;
+ * `session`: the cookie or a session JWT only.
+ */
+type Access = 'public' | 'operator' | 'tenantAdmin' | 'tenantRead' | 'caller' | 'session';
+
+type Media = 'json' | 'form';
+
+/** A request schema the operation validates with, under the name it has in the code. */
+export interface NamedSchema {
+  name: string;
+  schema: z.ZodType;
+  /** Fields the zod schema takes as an opaque value but the service validates further. */
+  refine?: Record<string, JsonSchema>;
+}
+
+interface ResponseDoc {
+  description: string;
+  /** A component name (`Tenant`) or an inline schema; JSON unless `media` says otherwise. */
+  schema?: string | JsonSchema;
+  media?: string;
+  headers?: ('Location' | 'ETag' | 'Set-Cookie' | 'Retry-After')[];
+}
+
+export interface RouteDoc {
+  tag: string;
+  summary: string;
+  description?: string;
+  access: Access;
+  body?: NamedSchema & { media: Media[]; required?: boolean };
+  query?: NamedSchema | ParameterDoc[];
+  /** Sends If-Match (optimistic locking) and answers an ETag. */
+  versioned?: boolean;
+  responses: Record<number, ResponseDoc>;
+  /** Refusal statuses besides those every route may answer (500, and 503 where noted). */
+  errors: number[];
+}
+
+interface ParameterDoc {
+  name: string;
+  description: string;
+  required?: boolean;
+  schema?: JsonSchema;
+}
+
+const named = (schemas: Record<string, z.ZodType>, refine?: Record<string, JsonSchema>): NamedSchema => {
+  const [entry] = Object.entries(schemas);
+  if (!entry) throw new Error('named() takes one schema');
+  return { name: entry[0], schema: entry[1], ...(refine ? { refine } : {}) };
+};
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const listOf = (item: string): JsonSchema => ({
+  type: 'object',
+  required: ['items'],
+  properties: { items: { type: 'array', items: ref(item) } },
+});
+const pageOf = (item: string): JsonSchema => ({
+  type: 'object',
+  required: ['items'],
+  properties: {
+    items: { type: 'array', items: ref(item) },
+    cursor: { type: 'string', description: 'Pass as `cursor` to read the next page; absent on the last.' },
+  },
+});
+
+/** A PATCH's protocol object: some fields of the config, merged key by key (null removes one). */
+const mergedInto = (component: string, protocol: string): JsonSchema => ({
+  type: 'object',
+  description: `Fields of ${component} (#/components/schemas/${component}), merged into the current ${protocol} settings; null removes a field.`,
+});
+
+const JSON_OR_FORM: Media[] = ['json', 'form'];
+const JSON_ONLY: Media[] = ['json'];
+const BODY_ERRORS = [400, 413, 415];
+
+const loginAnswer = (what: string): Record<number, ResponseDoc> => ({
+  200: {
+    description: `${what}; a JSON client (Accept: application/json) gets the session and its JWT, with the cookie.`,
+    schema: 'LoginResult',
+    headers: ['Set-Cookie'],
+  },
+  303: {
+    description:
+      "Signed in: to the requested redirect when it is on the tenant's allowedRedirectUrls, else the tenant's appUrl, else its login page; sets the sso_session cookie.",
+    headers: ['Location', 'Set-Cookie'],
+  },
+});
+
+const T = '/admin/tenants/{tenantId}';
+const C = `${T}/connections/{connectionId}`;
+
+/** Every route of the table, documented. */
+export const ROUTE_DOCS = {
+  'GET /health': {
+    tag: 'service',
+    summary: 'Liveness',
+    access: 'public',
+    responses: { 200: { description: 'The service answers.', schema: 'Health' } },
+    errors: [],
+  },
+
+  'POST /admin/tenants': {
+    tag: 'tenants',
+    summary: 'Create a tenant',
+    description: '`id` is a slug the operator chooses; it appears in URLs such as `/t/{tenantId}/login`.',
+    access: 'operator',
+    body: {
+      ...named({ CreateTenantBody }, { settings: ref('TenantSettings') }),
+      media: JSON_ONLY,
+      required: true,
+    },
+    responses: { 201: { description: 'Created.', schema: 'Tenant', headers: ['Location', 'ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 409],
+  },
+  [`GET ${T}`]: {
+    tag: 'tenants',
+    summary: 'Read a tenant and its settings',
+    access: 'tenantRead',
+    versioned: true,
+    responses: { 200: { description: 'The tenant.', schema: 'Tenant', headers: ['ETag'] } },
+    errors: [401, 403, 404],
+  },
+  [`PATCH ${T}`]: {
+    tag: 'tenants',
+    summary: "Change a tenant's name or settings",
+    description:
+      'Settings are merged into the current ones; a null value resets that setting to its default.',
+    access: 'tenantAdmin',
+    versioned: true,
+    body: {
+      ...named({ PatchTenantBody }, { settings: ref('TenantSettings') }),
+      media: JSON_ONLY,
+      required: true,
+    },
+    responses: { 200: { description: 'The changed tenant.', schema: 'Tenant', headers: ['ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+
+  [`POST ${T}/connections`]: {
+    tag: 'connections',
+    summary: 'Create a SAML, OIDC or LDAP connection',
+    description:
+      'Secrets (clientSecret, privateKeyPem, spPrivateKeyPem, the LDAP service-account password) are write-only: kept in the secrets store, never answered. A SAML connection fetches or parses the IdP metadata; an OIDC one reads discovery; the answer carries the compatibility report.',
+    access: 'tenantAdmin',
+    body: { ...named({ ConnectionBody }), media: JSON_ONLY, required: true },
+    responses: {
+      201: { description: 'Created.', schema: 'Connection', headers: ['Location', 'ETag'] },
+    },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/connections`]: {
+    tag: 'connections',
+    summary: "List the tenant's connections",
+    access: 'tenantRead',
+    responses: { 200: { description: 'The connections.', schema: listOf('Connection') } },
+    errors: [401, 403, 404],
+  },
+  [`GET ${C}`]: {
+    tag: 'connections',
+    summary: 'Read a connection',
+    access: 'tenantRead',
+    versioned: true,
+    responses: { 200: { description: 'The connection.', schema: 'Connection', headers: ['ETag'] } },
+    errors: [401, 403, 404],
+  },
+  [`PATCH ${C}`]: {
+    tag: 'connections',
+    summary: 'Change a connection',
+    description:
+      'Top-level fields replace; the protocol object, provisioning and authorization are merged key by key (null removes a key), then the result is validated as a full connection body (see ConnectionBody). Changing a URL, issuer or endpoint discards the stored secrets that would be sent there unless the same request gives them again.',
+    access: 'tenantAdmin',
+    versioned: true,
+    body: {
+      ...named(
+        { PatchConnectionBody },
+        {
+          saml: mergedInto('SamlConfig', 'SAML'),
+          oidc: mergedInto('OidcConfig', 'OIDC'),
+          ldap: mergedInto('LdapConfig', 'LDAP'),
+          provisioning: mergedInto('Provisioning', 'provisioning'),
+          authorization: mergedInto('Authorization', 'authorization'),
+        },
+      ),
+      media: JSON_ONLY,
+      required: true,
+    },
+    responses: { 200: { description: 'The changed connection.', schema: 'Connection', headers: ['ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`DELETE ${C}`]: {
+    tag: 'connections',
+    summary: 'Delete a connection and its secrets',
+    access: 'tenantAdmin',
+    versioned: true,
+    responses: { 204: { description: 'Deleted.' } },
+    errors: [401, 403, 404, 409],
+  },
+  [`POST ${C}/test`]: {
+    tag: 'connections',
+    summary: 'Live check of a connection',
+    description:
+      'Fetches SAML metadata or OIDC discovery, probes the token endpoint, or binds the LDAP service account; stores the new compatibility report.',
+    access: 'tenantAdmin',
+    responses: { 200: { description: 'The report.', schema: 'ConnectionTest' } },
+    errors: [401, 403, 404, 409, 502, 503],
+  },
+  [`GET ${C}/directory-groups`]: {
+    tag: 'connections',
+    summary: 'Search the LDAP directory for groups',
+    description: 'To import them as external roles. LDAP connections only.',
+    access: 'tenantAdmin',
+    query: named({ GroupQuery }),
+    responses: { 200: { description: 'Matching groups.', schema: listOf('DirectoryGroup') } },
+    errors: [400, 401, 403, 404, 409, 502, 503],
+  },
+
+  [`GET ${T}/audit`]: {
+    tag: 'audit',
+    summary: 'Read the audit trail, newest first',
+    access: 'tenantRead',
+    query: named({ AuditQuery }),
+    responses: { 200: { description: 'A page of audit records.', schema: pageOf('AuditRecord') } },
+    errors: [400, 401, 403, 404],
+  },
+
+  [`POST ${T}/users`]: {
+    tag: 'users',
+    summary: 'Add a member (creating the user when the email is new)',
+    description:
+      "A password set here is valid in this tenant only. Another tenant's settings of an existing user are never changed.",
+    access: 'tenantAdmin',
+    body: { ...named({ CreateUserBody }), media: JSON_ONLY, required: true },
+    responses: { 201: { description: 'Added.', schema: 'Member', headers: ['Location', 'ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/users`]: {
+    tag: 'users',
+    summary: "List the tenant's members",
+    access: 'tenantRead',
+    query: named({ ListQuery }),
+    responses: { 200: { description: 'A page of members.', schema: pageOf('Member') } },
+    errors: [400, 401, 403, 404],
+  },
+  [`GET ${T}/users/{userId}`]: {
+    tag: 'users',
+    summary: 'Read a member',
+    access: 'tenantRead',
+    versioned: true,
+    responses: { 200: { description: 'The member.', schema: 'Member', headers: ['ETag'] } },
+    errors: [401, 403, 404],
+  },
+  [`PATCH ${T}/users/{userId}`]: {
+    tag: 'users',
+    summary: 'Change a member',
+    description: 'Disabling a member ends their sessions in this tenant at once.',
+    access: 'tenantAdmin',
+    versioned: true,
+    body: { ...named({ PatchUserBody }), media: JSON_ONLY, required: true },
+    responses: { 200: { description: 'The changed member.', schema: 'Member', headers: ['ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`DELETE ${T}/users/{userId}`]: {
+    tag: 'users',
+    summary: 'Remove a member from the tenant',
+    description: "Ends the member's sessions in this tenant; the user stays while other tenants have them.",
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Removed.' } },
+    errors: [401, 403, 404, 409],
+  },
+  [`POST ${T}/users/{userId}/invitation`]: {
+    tag: 'users',
+    summary: 'Mail the member a single-use link to set their own password',
+    description:
+      'The link is valid 7 days; the password set through it is the person’s own, valid in all of their tenants. Not for members who sign in with SSO only (`sso_required`).',
+    access: 'tenantAdmin',
+    responses: { 202: { description: 'Sent.', schema: 'Invitation' } },
+    errors: [401, 403, 404, 409, 429, 503],
+  },
+  [`DELETE ${T}/users/{userId}/sessions`]: {
+    tag: 'users',
+    summary: "End the member's sessions in this tenant",
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Every session of the member in this tenant has ended.' } },
+    errors: [401, 403, 404],
+  },
+
+  [`POST ${T}/groups`]: {
+    tag: 'groups',
+    summary: 'Create an application group',
+    access: 'tenantAdmin',
+    body: { ...named({ CreateGroupBody }), media: JSON_ONLY, required: true },
+    responses: { 201: { description: 'Created.', schema: 'Group' } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/groups`]: {
+    tag: 'groups',
+    summary: "List the tenant's groups",
+    access: 'tenantRead',
+    responses: { 200: { description: 'The groups.', schema: listOf('Group') } },
+    errors: [401, 403, 404],
+  },
+  [`POST ${T}/external-roles`]: {
+    tag: 'groups',
+    summary: 'Create an external role (an IdP or directory group of one connection)',
+    access: 'tenantAdmin',
+    body: { ...named({ CreateXroleBody }), media: JSON_ONLY, required: true },
+    responses: { 201: { description: 'Created.', schema: 'ExternalRole' } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/external-roles`]: {
+    tag: 'groups',
+    summary: "List the tenant's external roles",
+    access: 'tenantRead',
+    responses: { 200: { description: 'The external roles.', schema: listOf('ExternalRole') } },
+    errors: [401, 403, 404],
+  },
+  [`DELETE ${T}/external-roles/{xroleId}`]: {
+    tag: 'groups',
+    summary: 'Delete an external role and its mappings',
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Deleted.' } },
+    errors: [401, 403, 404],
+  },
+  [`PUT ${T}/groups/{groupId}/external-roles/{xroleId}`]: {
+    tag: 'groups',
+    summary: 'Map an external role to a group with an access level',
+    access: 'tenantAdmin',
+    body: { ...named({ MappingBody }), media: JSON_ONLY, required: false },
+    responses: { 200: { description: 'The mapping.', schema: 'RoleMapping' } },
+    errors: [...BODY_ERRORS, 401, 403, 404],
+  },
+  [`DELETE ${T}/groups/{groupId}/external-roles/{xroleId}`]: {
+    tag: 'groups',
+    summary: 'Remove a mapping',
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Removed.' } },
+    errors: [401, 403, 404],
+  },
+
+  [`POST ${T}/domains`]: {
+    tag: 'domains',
+    summary: 'Claim an email domain (pending until verified)',
+    description:
+      'The answer names the DNS TXT record (`_sso-verification.{domain}`) that proves control. A domain counts for login only once verified, for one tenant at most.',
+    access: 'tenantAdmin',
+    body: { ...named({ AddDomainBody }), media: JSON_ONLY, required: true },
+    responses: {
+      200: { description: 'The tenant already had this domain.', schema: 'Domain' },
+      201: { description: 'Added, pending.', schema: 'Domain', headers: ['Location'] },
+    },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/domains`]: {
+    tag: 'domains',
+    summary: "List the tenant's domains",
+    access: 'tenantRead',
+    responses: { 200: { description: 'The domains.', schema: listOf('Domain') } },
+    errors: [401, 403, 404],
+  },
+  [`POST ${T}/domains/{domain}/verify`]: {
+    tag: 'domains',
+    summary: 'Verify a domain',
+    description:
+      'By its DNS TXT record (`method: dns`, the default), or, for the operator only, without DNS (`method: operator`).',
+    access: 'tenantAdmin',
+    body: { ...named({ VerifyDomainBody }), media: JSON_ONLY, required: false },
+    responses: { 200: { description: 'The domain, verified.', schema: 'Domain' } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409, 503],
+  },
+  [`DELETE ${T}/domains/{domain}`]: {
+    tag: 'domains',
+    summary: 'Remove a domain (releasing its claim)',
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Removed.' } },
+    errors: [401, 403, 404],
+  },
+
+  'GET /saml/{connectionId}/metadata.xml': {
+    tag: 'saml',
+    summary: 'SP metadata of a SAML connection',
+    description: 'Entity ID = this URL; the ACS (HTTP-POST binding), NameID format and SP certificates.',
+    access: 'public',
+    responses: {
+      200: {
+        description: 'SAML 2.0 metadata.',
+        media: 'application/samlmetadata+xml',
+        schema: { type: 'string' },
+      },
+    },
+    errors: [404],
+  },
+  'POST /saml/{connectionId}/acs': {
+    tag: 'saml',
+    summary: 'Assertion consumer service (IdP-initiated and SP-initiated)',
+    description:
+      'The tenant and connection come from the path, never from the response. The signed response is checked against this connection only; assertion and request ids are single use.',
+    access: 'public',
+    body: { ...named({ AcsForm }), media: ['form'], required: true },
+    responses: loginAnswer('Signed in'),
+    errors: [400, 401, 403, 404, 409, 413, 415],
+  },
+  'GET /saml/{connectionId}/login': {
+    tag: 'saml',
+    summary: 'SP-initiated login: redirect to the IdP with an AuthnRequest',
+    access: 'public',
+    query: [{ name: 'redirect', description: 'Where to land after login, if the tenant allows it.' }],
+    responses: { 302: { description: "To the IdP's single sign-on service.", headers: ['Location'] } },
+    errors: [400, 403, 404, 409],
+  },
+  'GET /oidc/{connectionId}/login': {
+    tag: 'oidc',
+    summary: 'Redirect to the IdP’s authorization endpoint; also the initiate-login URI',
+    description:
+      'Authorization code flow with PKCE (S256), state and nonce. As the initiate-login URI (OIDC Core 4), `iss` must be this connection’s issuer.',
+    access: 'public',
+    query: [
+      { name: 'redirect', description: 'Where to land after login, if the tenant allows it.' },
+      { name: 'iss', description: 'Third-party-initiated login: the issuer starting it.' },
+      { name: 'login_hint', description: 'Passed on to the IdP.' },
+      { name: 'target_link_uri', description: 'Where to land, kept only when the tenant allows it.' },
+    ],
+    responses: {
+      302: {
+        description: 'To the IdP, with a cookie binding the sign-in to this browser.',
+        headers: ['Location', 'Set-Cookie'],
+      },
+    },
+    errors: [400, 403, 404, 409, 502, 503],
+  },
+  'GET /oidc/{connectionId}/callback': {
+    tag: 'oidc',
+    summary: 'Authorization response: code exchange and ID token validation',
+    access: 'public',
+    query: [
+      { name: 'code', description: 'The authorization code.' },
+      { name: 'state', description: 'The state this service sent (single use).', required: true },
+      { name: 'iss', description: 'RFC 9207 issuer identification.' },
+      { name: 'error', description: 'The IdP’s error code, when it refused.' },
+      { name: 'error_description', description: 'The IdP’s explanation (logged, not shown).' },
+    ],
+    responses: loginAnswer('Signed in'),
+    errors: [400, 401, 403, 404, 409, 502, 503],
+  },
+  'GET /oidc/{connectionId}/jwks.json': {
+    tag: 'oidc',
+    summary: 'Public key of a private_key_jwt connection (its client jwks_uri)',
+    access: 'public',
+    responses: { 200: { description: 'A JWK set.', schema: 'Jwks' } },
+    errors: [404],
+  },
+  'POST /ldap/{connectionId}/login': {
+    tag: 'ldap',
+    summary: 'Email and password, bound against the tenant’s directory',
+    description: 'From the hosted login page (a form with its CSRF field) or as JSON.',
+    access: 'public',
+    body: { ...named({ LdapLoginBody }), media: JSON_OR_FORM, required: true },
+    responses: loginAnswer('Signed in'),
+    errors: [...BODY_ERRORS, 401, 403, 404, 409, 429, 503],
+  },
+
+  'POST /login/password': {
+    tag: 'password',
+    summary: 'Password login for local users',
+    description:
+      'Unknown accounts and wrong passwords answer alike (`invalid_credentials`); SSO-only accounts answer `sso_required`. Attempts are limited per account and per source address (429 `too_many_attempts`).',
+    access: 'public',
+    body: { ...named({ PasswordLoginBody }), media: JSON_OR_FORM, required: true },
+    responses: loginAnswer('Signed in'),
+    errors: [...BODY_ERRORS, 401, 403, 404, 429],
+  },
+  'GET /login/forgot': {
+    tag: 'password',
+    summary: 'Page asking for the email to send a reset link to',
+    access: 'public',
+    query: named({ TenantQuery }),
+    responses: {
+      200: {
+        description: 'An HTML form; sets the CSRF cookie.',
+        media: 'text/html',
+        headers: ['Set-Cookie'],
+      },
+    },
+    errors: [],
+  },
+  'POST /login/forgot': {
+    tag: 'password',
+    summary: 'Mail a password-reset link (valid 1 hour)',
+    description: 'Answers the same, after the same time, whether the email is known or not.',
+    access: 'public',
+    body: { ...named({ ForgotBody }), media: JSON_OR_FORM, required: true },
+    responses: {
+      200: { description: 'A browser gets an HTML page.', media: 'text/html' },
+      202: {
+        description: 'A JSON client gets this.',
+        schema: { type: 'object', properties: { status: { const: 'sent' } }, required: ['status'] },
+      },
+    },
+    errors: [...BODY_ERRORS, 403, 429, 503],
+  },
+  'GET /login/reset': {
+    tag: 'password',
+    summary: 'Page to choose a password from an invitation or reset link',
+    access: 'public',
+    query: named({ TokenQuery }),
+    responses: {
+      200: {
+        description: 'An HTML form; sets the CSRF cookie.',
+        media: 'text/html',
+        headers: ['Set-Cookie'],
+      },
+    },
+    errors: [400, 403],
+  },
+  'POST /login/reset': {
+    tag: 'password',
+    summary: 'Set the person’s own password from a link (single use)',
+    description: 'Using the link proves the email; the password is valid in all of the person’s tenants.',
+    access: 'public',
+    body: { ...named({ ResetBody }), media: JSON_OR_FORM, required: true },
+    responses: {
+      200: {
+        description: 'A JSON client gets this; a browser gets an HTML page.',
+        schema: {
+          type: 'object',
+          required: ['status', 'tenants'],
+          properties: {
+            status: { const: 'password_set' },
+            tenants: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+    errors: [...BODY_ERRORS, 403, 429],
+  },
+  'GET /login/discover': {
+    tag: 'login page',
+    summary: 'The tenants and sign-in methods open to an email',
+    description: 'An unknown email gets the same answer as one with no tenants.',
+    access: 'public',
+    query: named({ DiscoverQuery }),
+    responses: { 200: { description: 'Tenants and methods.', schema: 'Discovery' } },
+    errors: [400],
+  },
+  'GET /t/{tenantId}/login': {
+    tag: 'login page',
+    summary: 'The tenant’s hosted login page',
+    access: 'public',
+    query: [{ name: 'redirect', description: 'Where to land after login, if the tenant allows it.' }],
+    responses: {
+      200: {
+        description: 'An HTML page; sets the CSRF cookie.',
+        media: 'text/html',
+        headers: ['Set-Cookie'],
+      },
+    },
+    errors: [404],
+  },
+
+  'GET /session': {
+    tag: 'session',
+    summary: 'The caller’s session',
+    description: 'Names the user whichever credential was used (cookie, session JWT or API token).',
+    access: 'caller',
+    responses: { 200: { description: 'The session.', schema: 'SessionView' } },
+    errors: [401],
+  },
+  'POST /session/refresh': {
+    tag: 'session',
+    summary: 'Re-check directory authorization and re-issue the session',
+    access: 'session',
+    responses: {
+      200: {
+        description: 'The refreshed session and JWT, with the cookie.',
+        schema: 'RefreshResult',
+        headers: ['Set-Cookie'],
+      },
+    },
+    errors: [401, 403, 502, 503],
+  },
+  'POST /logout': {
+    tag: 'session',
+    summary: 'End the session',
+    description: 'Its JWT stops working at once and the cookie is cleared.',
+    access: 'session',
+    responses: {
+      204: { description: 'Signed out (JSON client, or no session).', headers: ['Set-Cookie'] },
+      303: { description: 'Signed out: to the tenant’s login page.', headers: ['Location', 'Set-Cookie'] },
+    },
+    errors: [],
+  },
+  'POST /account/password': {
+    tag: 'session',
+    summary: 'Change one’s own password (current password required)',
+    description: 'Ends the person’s other sessions.',
+    access: 'caller',
+    body: { ...named({ ChangePasswordBody }), media: JSON_ONLY, required: true },
+    responses: { 204: { description: 'The new password is set.' } },
+    errors: [...BODY_ERRORS, 401, 403, 429],
+  },
+  'GET /.well-known/jwks.json': {
+    tag: 'session',
+    summary: 'Session verification keys (ES256)',
+    access: 'public',
+    responses: { 200: { description: 'A JWK set.', schema: 'Jwks' } },
+    errors: [],
+  },
+
+  'POST /tokens': {
+    tag: 'tokens',
+    summary: 'Create an API token (the secret is answered once)',
+    description: 'From a signed-in session, not from another API token.',
+    access: 'session',
+    body: { ...named({ CreateTokenBody }), media: JSON_ONLY, required: true },
+    responses: { 201: { description: 'Created; `token` is the secret.', schema: 'CreatedApiToken' } },
+    errors: [...BODY_ERRORS, 401, 403, 409],
+  },
+  'GET /tokens': {
+    tag: 'tokens',
+    summary: 'The caller’s API tokens (without secrets)',
+    access: 'caller',
+    responses: { 200: { description: 'The tokens.', schema: listOf('ApiToken') } },
+    errors: [401],
+  },
+  'DELETE /tokens/{tokenId}': {
+    tag: 'tokens',
+    summary: 'Revoke an API token',
+    access: 'caller',
+    responses: { 204: { description: 'Revoked.' } },
+    errors: [401, 404],
+  },
+} satisfies Record<RouteKey, RouteDoc>;
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces of the document
+
+const ERRORS: Record<number, { name: string; description: string }> = {
+  400: {
+    name: 'BadRequest',
+    description: 'Invalid input (`invalid_request` names each field in `details`), or a refused login step.',
+  },
+  401: { name: 'Unauthorized', description: 'No valid credential, or credentials that do not sign in.' },
+  403: {
+    name: 'Forbidden',
+    description: 'Authenticated but not allowed, or refused by the tenant’s policy.',
+  },
+  404: { name: 'NotFound', description: 'No such resource, or not visible to the caller.' },
+  409: {
+    name: 'Conflict',
+    description: 'The state does not allow it (already exists, version conflict, missing secret …).',
+  },
+  413: { name: 'PayloadTooLarge', description: `The body is larger than ${MAX_BODY_BYTES / 1024} KB.` },
+  415: { name: 'UnsupportedMediaType', description: 'The body is neither application/json nor a form.' },
+  429: {
+    name: 'TooManyRequests',
+    description: 'Too many attempts (`too_many_attempts`); see Retry-After when sent.',
+  },
+  500: {
+    name: 'InternalError',
+    description: 'Something failed on our side (`internal_error`); the trace id finds it in the logs.',
+  },
+  502: { name: 'BadGateway', description: 'The identity provider or directory answered something unusable.' },
+  503: {
+    name: 'ServiceUnavailable',
+    description: 'A dependency (the store, secrets, mail, the IdP or directory) did not answer; retry later.',
+  },
+};
+
+const HEADERS = {
+  Location: { description: 'Where the resource is, or where to go next.', schema: { type: 'string' } },
+  ETag: {
+    description: 'The resource version, quoted; send it back as If-Match.',
+    schema: { type: 'string' },
+  },
+  'Set-Cookie': {
+    description:
+      'The `sso_session` cookie (HttpOnly, SameSite=Lax, Secure on https, Path=/), or the login form’s CSRF cookie.',
+    schema: { type: 'string' },
+  },
+  'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'string' } },
+};
+
+const SECURITY_SCHEMES = {
+  operatorToken: {
+    type: 'http',
+    scheme: 'bearer',
+    description:
+      'The operator token of the deployment (`OPERATOR_TOKEN`): every tenant, and creating tenants.',
+  },
+  sessionToken: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'A session JWT (ES256, keys at /.well-known/jwks.json) as answered by a login.',
+  },
+  apiToken: {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'sso_…',
+    description: 'An API token from POST /tokens; acts as its member in its tenant.',
+  },
+  sessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'sso_session',
+    description: 'The session cookie set by a login (browsers). Never accepted by the admin API.',
+  },
+};
+
+const SECURITY: Record<Access, Record<string, string[]>[]> = {
+  public: [],
+  operator: [{ operatorToken: [] }],
+  tenantAdmin: [{ operatorToken: [] }, { sessionToken: [] }, { apiToken: [] }],
+  tenantRead: [{ operatorToken: [] }, { sessionToken: [] }, { apiToken: [] }],
+  caller: [{ sessionCookie: [] }, { sessionToken: [] }, { apiToken: [] }],
+  session: [{ sessionCookie: [] }, { sessionToken: [] }],
+};
+
+const WHO: Record<Access, string> = {
+  public: 'No authentication.',
+  operator: 'The operator only.',
+  tenantAdmin: "The operator, or the tenant's owner or admin.",
+  tenantRead: "The operator, or the tenant's owner, admin or auditor.",
+  caller: 'Any signed-in caller: the cookie, a session JWT or an API token.',
+  session: 'A session: the cookie or a session JWT (not an API token).',
+};
+
+const str = (extra: JsonSchema = {}): JsonSchema => ({ type: 'string', ...extra });
+const dateTime = str({ format: 'date-time' });
+const ROLES = ['owner', 'admin', 'auditor', 'member'];
+const ACCESS_LEVELS = ['administrator', 'member', 'auditor'];
+const CONNECTION_TYPES = ['saml', 'oidc', 'ldap'];
+
+const obj = (
+  properties: Record<string, unknown>,
+  required: string[] = Object.keys(properties),
+): JsonSchema => ({
+  type: 'object',
+  required,
+  properties,
+});
+
+/** Response shapes: written here, as the operations answer them. */
+const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
+  ErrorEnvelope: obj({
+    error: obj(
+      {
+        code: str({
+          description: 'Stable, snake_case; see docs/architecture.md, "Error catalogue".',
+          enum: Object.keys(ERROR_CODES),
+        }),
+        message: str({ description: 'A human sentence, safe to show.' }),
+        details: { description: 'Structured detail, e.g. the fields that failed validation.' },
+        traceId: str({ description: 'The request id; it finds the request in the logs.' }),
+      },
+      ['code', 'message', 'traceId'],
+    ),
+  }),
+  Health: obj({ status: { const: 'ok' } }),
+  Tenant: obj({
+    id: str(),
+    name: str(),
+    settings: ref('TenantSettings'),
+    version: { type: 'integer' },
+    createdAt: dateTime,
+    updatedAt: dateTime,
+  }),
+  Finding: obj({ code: str(), message: str() }),
+  Compatibility: obj({
+    compatible: { type: 'boolean' },
+    problems: { type: 'array', items: ref('Finding') },
+    warnings: { type: 'array', items: ref('Finding') },
+  }),
+  Connection: obj(
+    {
+      id: str(),
+      tenantId: str(),
+      type: str({ enum: CONNECTION_TYPES }),
+      name: str(),
+      enabled: { type: 'boolean' },
+      saml: { type: 'object', description: 'The SAML settings without secrets (type saml).' },
+      oidc: { type: 'object', description: 'The OIDC settings without secrets (type oidc).' },
+      ldap: { type: 'object', description: 'The LDAP settings without secrets (type ldap).' },
+      provisioning: { type: 'object' },
+      authorization: { type: 'object' },
+      secretsSet: { type: 'array', items: str(), description: 'Which write-only secrets are stored.' },
+      sp: {
+        type: 'object',
+        additionalProperties: str(),
+        description:
+          'What the IdP side needs: entityId, acsUrl, metadataUrl, loginUrl (SAML); redirectUri, loginUrl (OIDC); loginUrl (LDAP).',
+      },
+      compatibility: ref('Compatibility'),
+      idp: { type: 'object', description: 'The parsed IdP metadata (SAML).' },
+      clientJwks: { type: 'object', description: 'The public key set of a private_key_jwt client (OIDC).' },
+      version: { type: 'integer' },
+      createdAt: dateTime,
+      updatedAt: dateTime,
+    },
+    [
+      'id',
+      'tenantId',
+      'type',
+      'name',
+      'enabled',
+      'provisioning',
+      'authorization',
+      'secretsSet',
+      'sp',
+      'compatibility',
+      'version',
+      'createdAt',
+      'updatedAt',
+    ],
+  ),
+  ConnectionTest: obj({ compatibility: ref('Compatibility'), report: { type: 'object' } }),
+  DirectoryGroup: obj({ dn: str(), name: str(), externalId: str() }),
+  AuditRecord: obj({ id: str(), type: str(), time: dateTime, detail: { type: 'object' } }),
+  Member: obj(
+    {
+      id: str(),
+      email: str(),
+      firstName: str(),
+      lastName: str(),
+      role: str({ enum: ROLES }),
+      status: str({ enum: ['active', 'disabled', 'invited'] }),
+      accessList: { oneOf: [{ const: 'all' }, { type: 'array', items: str() }] },
+      ssoOnly: { type: 'boolean' },
+      hasPassword: { type: 'boolean', description: 'Whether a password opens this tenant.' },
+      version: { type: 'integer' },
+      createdAt: dateTime,
+      updatedAt: dateTime,
+    },
+    [
+      'id',
+      'email',
+      'role',
+      'status',
+      'accessList',
+      'ssoOnly',
+      'hasPassword',
+      'version',
+      'createdAt',
+      'updatedAt',
+    ],
+  ),
+  Invitation: obj({ email: str(), expiresAt: dateTime }),
+  Group: obj({ id: str(), tenantId: str(), name: str(), description: str(), createdAt: dateTime }, [
+    'id',
+    'tenantId',
+    'name',
+    'createdAt',
+  ]),
+  ExternalRole: obj({
+    id: str(),
+    tenantId: str(),
+    connectionId: str(),
+    externalId: str({ description: 'entryUUID, objectGUID or claim value, as the IdP reports it.' }),
+    name: str(),
+    createdAt: dateTime,
+  }),
+  RoleMapping: obj({ groupId: str(), xroleId: str(), accessLevel: str({ enum: ACCESS_LEVELS }) }),
+  Domain: obj(
+    {
+      domain: str(),
+      status: str({ enum: ['pending', 'verified'] }),
+      verification: obj({ type: { const: 'TXT' }, name: str(), value: str() }),
+      createdAt: dateTime,
+      verifiedAt: dateTime,
+      verifiedBy: str({ enum: ['dns', 'operator'] }),
+    },
+    ['domain', 'status', 'verification', 'createdAt'],
+  ),
+  SessionGroup: obj({ id: str(), name: str(), accessLevel: str({ enum: ACCESS_LEVELS }) }),
+  SessionClaims: obj(
+    {
+      sub: str({ description: 'User id.' }),
+      tid: str({ description: 'Tenant id.' }),
+      email: str(),
+      role: str({ enum: ROLES }),
+      groups: { type: 'array', items: ref('SessionGroup') },
+      amr: { type: 'array', items: str({ enum: [...CONNECTION_TYPES, 'password', 'token'] }) },
+      cid: str({ description: 'Connection id (SSO logins).' }),
+      sid: str({ description: 'Session id.' }),
+      iat: { type: 'integer' },
+      exp: { type: 'integer' },
+      iss: str(),
+      aud: str(),
+    },
+    ['sub', 'tid', 'email', 'role', 'groups', 'amr', 'sid', 'iat', 'exp'],
+  ),
+  LoginResult: obj({ session: ref('SessionClaims'), token: str({ description: 'The session JWT.' }) }),
+  SessionView: obj({
+    session: {
+      oneOf: [
+        ref('SessionClaims'),
+        obj({
+          sub: str(),
+          tid: str(),
+          role: str({ enum: ROLES }),
+          amr: { type: 'array', items: { const: 'token' } },
+          tokenId: str(),
+        }),
+      ],
+    },
+  }),
+  RefreshResult: obj({
+    session: ref('SessionClaims'),
+    token: str({ description: 'The new session JWT.' }),
+    refreshed: { type: 'boolean', description: 'Whether authorization was read again.' },
+  }),
+  Jwks: obj({ keys: { type: 'array', items: { type: 'object' } } }),
+  Discovery: obj({
+    tenants: {
+      type: 'array',
+      items: obj({
+        id: str(),
+        name: str(),
+        loginUrl: str(),
+        methods: {
+          type: 'array',
+          items: obj(
+            {
+              type: str({ enum: [...CONNECTION_TYPES, 'password'] }),
+              connectionId: str(),
+              name: str(),
+              url: str(),
+            },
+            ['type', 'name', 'url'],
+          ),
+        },
+      }),
+    },
+  }),
+  ApiToken: obj({ id: str(), name: str(), createdAt: dateTime, expiresAt: dateTime, lastUsedAt: dateTime }, [
+    'id',
+    'name',
+    'createdAt',
+    'expiresAt',
+  ]),
+  CreatedApiToken: {
+    allOf: [ref('ApiToken'), obj({ token: str({ description: 'The secret, shown only here.' }) })],
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Building the document
+
+/** JSON Schema (2020-12, as OpenAPI 3.1 uses) of what a client sends: defaults make fields optional. */
+export function jsonSchemaOf(schema: z.ZodType): JsonSchema {
+  const { $schema: _, ...out } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as JsonSchema;
+  return out;
+}
+
+function refined(named: NamedSchema): JsonSchema {
+  const schema = jsonSchemaOf(named.schema);
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  for (const [field, replacement] of Object.entries(named.refine ?? {})) {
+    if (!properties?.[field]) throw new Error(`${named.name} has no field ${field} to refine`);
+    properties[field] = replacement;
+  }
+  return schema;
+}
+
+function queryParameters(query: RouteDoc['query']): JsonSchema[] {
+  if (!query) return [];
+  if (Array.isArray(query)) {
+    return query.map((p) => ({
+      name: p.name,
+      in: 'query',
+      required: p.required ?? false,
+      description: p.description,
+      schema: p.schema ?? { type: 'string' },
+    }));
+  }
+  const schema = jsonSchemaOf(query.schema);
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  return Object.entries((schema.properties ?? {}) as Record<string, JsonSchema>).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    schema: s,
+  }));
+}
+
+const pathParameters = (path: string): JsonSchema[] =>
+  [...path.matchAll(/\{([A-Za-z]+)\}/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+
+const MEDIA: Record<Media, string> = { json: 'application/json', form: 'application/x-www-form-urlencoded' };
+
+function responsesOf(route: { path: string }, doc: RouteDoc): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [status, r] of Object.entries(doc.responses) as [string, ResponseDoc][]) {
+    const schema = typeof r.schema === 'string' ? ref(r.schema) : r.schema;
+    out[status] = {
+      description: r.description,
+      ...(r.headers ? { headers: Object.fromEntries(r.headers.map((h) => [h, HEADERS[h]])) } : {}),
+      ...(schema || r.media
+        ? { content: { [r.media ?? 'application/json']: schema ? { schema } : {} } }
+        : {}),
+    };
+  }
+  const errors = new Set([...doc.errors, 500]);
+  if (route.path !== '/health') errors.add(503);
+  for (const status of [...errors].sort((a, b) => a - b)) {
+    const e = ERRORS[status];
+    if (!e) throw new Error(`no error response for ${status}`);
+    out[String(status)] = { $ref: `#/components/responses/${e.name}` };
+  }
+  return out;
+}
+
+/** The whole OpenAPI document, in route-table order. */
+export function buildDocument(): JsonSchema {
+  const docs: Record<string, RouteDoc> = ROUTE_DOCS;
+  const requestSchemas: Record<string, JsonSchema> = {
+    TenantSettings: jsonSchemaOf(TenantSettings),
+    SamlConfig: jsonSchemaOf(SamlConfig),
+    OidcConfig: jsonSchemaOf(OidcConfig),
+    LdapConfig: jsonSchemaOf(LdapConfig),
+    Provisioning: jsonSchemaOf(Provisioning),
+    Authorization: jsonSchemaOf(Authorization),
+  };
+  const paths: Record<string, Record<string, unknown>> = {};
+  const seen = new Set<string>();
+  for (const route of ROUTES) {
+    const key = `${route.method} ${route.path}`;
+    const doc = docs[key];
+    if (!doc) throw new Error(`scripts/openapi.ts has no entry for ${key}`);
+    seen.add(key);
+    let body: Record<string, unknown> | undefined;
+    if (doc.body) {
+      requestSchemas[doc.body.name] = refined(doc.body);
+      body = {
+        required: doc.body.required ?? true,
+        content: Object.fromEntries(
+          doc.body.media.map((m) => [MEDIA[m], { schema: ref(doc.body?.name ?? '') }]),
+        ),
+      };
+    }
+    const parameters = [
+      ...pathParameters(route.path),
+      ...queryParameters(doc.query),
+      ...(doc.versioned && route.method !== 'GET'
+        ? [
+            {
+              name: 'If-Match',
+              in: 'header',
+              required: false,
+              description:
+                'The version (ETag) the change is based on; a stale one answers 409 `version_conflict`.',
+              schema: { type: 'string' },
+            },
+          ]
+        : []),
+    ];
+    const operation = {
+      operationId: operationId(route.method, route.path),
+      tags: [doc.tag],
+      summary: doc.summary,
+      description: [doc.description, WHO[doc.access]].filter(Boolean).join('\n\n'),
+      'x-function': route.function,
+      security: SECURITY[doc.access],
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(body ? { requestBody: body } : {}),
+      responses: responsesOf(route, doc),
+    };
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation;
+  }
+  for (const key of Object.keys(docs)) if (!seen.has(key)) throw new Error(`${key} is not in ROUTES`);
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Serverless SSO',
+      version: '0.1.0',
+      description:
+        'Multi-tenant single sign-on: SAML 2.0, OpenID Connect, LDAP and password logins, and the administration API. Every error answers the envelope `{"error": {"code", "message", "traceId"}}` (a browser that prefers HTML gets the same code on a small page). Generated from the route table and the request schemas by scripts/openapi.ts; architecture in docs/architecture.md.',
+    },
+    servers: [{ url: 'http://localhost:3000', description: 'The local server (`BASE_URL`)' }],
+    tags: [...new Set(Object.values(docs).map((d) => d.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: SECURITY_SCHEMES,
+      schemas: { ...sortKeys(requestSchemas), ...RESPONSE_SCHEMAS },
+      responses: Object.fromEntries(
+        Object.entries(ERRORS).map(([status, e]) => [
+          e.name,
+          {
+            description: `${e.description}\n\nCodes: ${codesAnswering(status).join(', ')}.`,
+            content: { 'application/json': { schema: ref('ErrorEnvelope') } },
+            ...(e.name === 'TooManyRequests' || e.name === 'ServiceUnavailable'
+              ? { headers: { 'Retry-After': HEADERS['Retry-After'] } }
+              : {}),
+          },
+        ]),
+      ),
+    },
+  };
+}
+
+/** The catalogue's codes answered with `status`, as `code` list items. */
+const codesAnswering = (status: string): string[] =>
+  errorCatalogue()
+    .filter(({ entry }) => entry.status === Number(status) || entry.alsoStatus?.includes(Number(status)))
+    .map(({ code }) => `\`${code}\``);
+
+const sortKeys = <V>(record: Record<string, V>): Record<string, V> =>
+  Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
+
+/** e.g. `PATCH /admin/tenants/{tenantId}/users/{userId}` → `patchAdminTenantsTenantIdUsersUserId`. */
+function operationId(method: string, path: string): string {
+  const words = path
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]?.toUpperCase() + w.slice(1));
+  return method.toLowerCase() + words.join('');
+}
+
+const HEADER = `# Generated by scripts/openapi.ts from shared/routes.ts and the request schemas: do not edit.
+# Regenerate with \`npx tsx scripts/openapi.ts\`; test/unit/openapi.test.ts fails when it is stale.
+`;
+
+/** The text of docs/openapi.yaml. */
+export const renderDocument = (): string =>
+  HEADER + stringify(buildDocument(), { lineWidth: 0, aliasDuplicateObjects: false });
+
+const TABLE_START = '<!-- error-catalogue: generated by scripts/openapi.ts from shared/error-codes.ts -->';
+const TABLE_END = '<!-- /error-catalogue -->';
+
+/** The error catalogue as a Markdown table, its columns aligned as Biome formats Markdown. */
+export function errorTable(): string {
+  const rows = errorCatalogue().map(({ code, entry }) => {
+    const status = entry.alsoStatus
+      ? `${entry.status} (also ${entry.alsoStatus.join(', ')})`
+      : `${entry.status}`;
+    const notes = [
+      entry.reserved ? ' Reserved: not answered yet.' : '',
+      entry.localOnly ? ' Local server only.' : '',
+    ];
+    return [`\`${code}\``, status, `${entry.meaning.replaceAll('|', '\\|')}${notes.join('')}`];
+  });
+  const header = ['code', 'status', 'meaning'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c + ' '.repeat((widths[i] ?? 0) - [...c].length)).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** docs/architecture.md with its error catalogue section regenerated. */
+export function renderArchitecture(): string {
+  const text = readFileSync(ARCHITECTURE_PATH, 'utf8');
+  const start = text.indexOf(TABLE_START);
+  const end = text.indexOf(TABLE_END);
+  if (start < 0 || end < start)
+    throw new Error(`docs/architecture.md lacks the markers ${TABLE_START} … ${TABLE_END}`);
+  return `${text.slice(0, start + TABLE_START.length)}\n\n${errorTable()}\n\n${text.slice(end)}`;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const text = renderDocument();
+  if (process.argv.includes('--check')) {
+    const stale = [
+      readFileSync(OPENAPI_PATH, 'utf8') !== text ? 'docs/openapi.yaml' : '',
+      readFileSync(ARCHITECTURE_PATH, 'utf8') !== renderArchitecture() ? 'docs/architecture.md' : '',
+    ].filter(Boolean);
+    if (stale.length > 0) {
+      console.error(`${stale.join(' and ')}: stale; run \`npx tsx scripts/openapi.ts\`.`);
+      process.exit(1);
+    }
+  } else {
+    writeFileSync(OPENAPI_PATH, text);
+    writeFileSync(ARCHITECTURE_PATH, renderArchitecture());
+    console.log(`wrote ${OPENAPI_PATH} and the error catalogue of ${ARCHITECTURE_PATH}`);
+  }
+}

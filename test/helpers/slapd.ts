@@ -20,6 +20,16 @@ const SCHEMA = '/etc/ldap/schema';
 
 export const BASE_DN = 'dc=example,dc=test';
 export const ADMIN_DN = `cn=admin,${BASE_DN}`;
+/** The fixture directory's service account (directory.ldif), for search-based DN resolution. */
+export const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
+
+/** An LDAP connection's `ldap` body against this slapd over ldaps, finding users by search. */
+export const searchLdap = (slapd: Pick<Slapd, 'ldapsUrl' | 'caPem'>, over: Record<string, unknown> = {}) => ({
+  url: slapd.ldapsUrl,
+  caPem: slapd.caPem,
+  dnResolution: { method: 'search', baseDn: BASE_DN, serviceAccount: SVC },
+  ...over,
+});
 const ADMIN_PASSWORD = 'admin-secret';
 export const FIXTURE = join(import.meta.dirname, '../fixtures/ldap/directory.ldif');
 

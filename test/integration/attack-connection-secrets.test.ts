@@ -9,7 +9,7 @@ import {
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOidcProvider, type TestProvider } from '../helpers/oidc-provider.ts';
-import { BASE_DN, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, type Slapd, SVC, searchLdap, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 /**
@@ -19,7 +19,6 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
  * secret refuses with secret_missing before it sends anything.
  */
 
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 const SECRET = 'attack-test-client-secret-9f3a7c21';
 
 interface Finding {
@@ -179,11 +178,7 @@ describe('moving a connection to a host of the tenant admin', () => {
       body: {
         type: 'ldap',
         name: 'Directory',
-        ldap: {
-          url: slapd.ldapsUrl,
-          caPem: slapd.caPem,
-          dnResolution: { method: 'search', baseDn: BASE_DN, serviceAccount: SVC },
-        },
+        ldap: searchLdap(slapd),
       },
     });
     expect(res.status, res.text).toBe(201);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { identityFor, ssoLogin, tenantWithConnection } from '../helpers/identity.ts';
-import { BASE_DN, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, type Slapd, searchLdap, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 /**
@@ -11,7 +11,6 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
 const PASSWORD = 'a long enough password 1';
 const WRONG = 'not the password at all';
 const PEOPLE = `ou=people,${BASE_DN}`;
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 
 interface ErrorBody {
   error: { code: string; message: string };
@@ -206,11 +205,7 @@ describe('LDAP login under a burst of parallel guesses', { timeout: 120_000 }, (
       body: {
         type: 'ldap',
         name: 'Directory',
-        ldap: {
-          url: slapd.ldapsUrl,
-          caPem: slapd.caPem,
-          dnResolution: { method: 'search', baseDn: BASE_DN, serviceAccount: SVC },
-        },
+        ldap: searchLdap(slapd),
         provisioning: { mode: 'jit', verifiedDomains: ['example.test'] },
       },
     });

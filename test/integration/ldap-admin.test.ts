@@ -2,11 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASE_DN, freePort, makeTestCa, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, freePort, makeTestCa, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const GROUPS = `ou=groups,${BASE_DN}`;
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 const TENANT = 'ldap-admin-co';
 const base = `/admin/tenants/${TENANT}/connections`;
 

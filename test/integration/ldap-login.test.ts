@@ -3,12 +3,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BASE_DN, freePort, makeTestCa, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, freePort, makeTestCa, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const PEOPLE = `ou=people,${BASE_DN}`;
 const GROUPS = `ou=groups,${BASE_DN}`;
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 const APP = 'https://app.example.test/home';
 const pw = (uid: string) => `${uid}-Pa55!`;
 

@@ -4,12 +4,11 @@ import '../../shared/ldap/refresh.ts';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runtime } from '../../shared/runtime.ts';
-import { BASE_DN, freePort, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, freePort, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const PEOPLE = `ou=people,${BASE_DN}`;
 const GROUPS = `ou=groups,${BASE_DN}`;
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 const pw = (uid: string) => `${uid}-Pa55!`;
 
 interface ErrorBody {

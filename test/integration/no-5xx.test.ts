@@ -13,7 +13,7 @@ import {
   startScriptedProvider,
 } from '../helpers/oidc-provider.ts';
 import { type SamlFixture, samlFixture, signed } from '../helpers/saml.ts';
-import { BASE_DN, type Slapd, startSlapd } from '../helpers/slapd.ts';
+import { BASE_DN, type Slapd, searchLdap, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 /**
@@ -28,7 +28,6 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const TENANT = 'fuzz-co';
 const OWNER = { email: 'owner@fuzz.example.test', password: 'Owner-passw0rd-long!' };
-const SVC = { dn: `cn=svc,ou=system,${BASE_DN}`, password: 'svc-Pa55!' };
 const SAMLP = 'urn:oasis:names:tc:SAML:2.0:protocol';
 
 let stack: TestStack;
@@ -70,11 +69,7 @@ beforeAll(async () => {
   const ldap = await created(`${admin}/connections`, {
     type: 'ldap',
     name: 'Directory',
-    ldap: {
-      url: slapd.ldapsUrl,
-      caPem: slapd.caPem,
-      dnResolution: { method: 'search', baseDn: BASE_DN, serviceAccount: SVC },
-    },
+    ldap: searchLdap(slapd),
     provisioning: { mode: 'jit' },
   });
   const user = await created(`${admin}/users`, { ...OWNER, role: 'owner' });

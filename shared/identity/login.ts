@@ -89,8 +89,8 @@ export interface LoginStart<T extends ConnectionType> {
  * Every IdP login, started (SAML AuthnRequest, OIDC authorization request) or completed (SAML ACS,
  * OIDC callback, LDAP bind) goes through here, as Dex's server starts every login the same way:
  * look up the connection, check its type and that it is enabled, check that the tenant has single
- * sign-on on, then run the protocol's step. Any failure, here or in the step, is recorded once
- * (login.failed) and rethrown. Single sign-on is checked again where the login completes
+ * sign-on on, then run the protocol's step. Any failure once the connection is found, here or in
+ * the step, is recorded once (login.failed) and rethrown. Single sign-on is checked again where the login completes
  * (signInWithIdentity), since a response can arrive at any time.
  */
 export async function runLogin<T extends ConnectionType, R>(
@@ -105,11 +105,16 @@ export async function runLogin<T extends ConnectionType, R>(
     const tenant = await ssoTenantOf(rt, connection.tenantId);
     return await step({ connection, tenant });
   } catch (error) {
-    await recordLoginFailure(rt, {
-      ...(connection ? { tenantId: connection.tenantId, connectionId: connection.id } : {}),
-      protocol,
-      error,
-    });
+    // A failure of a connection that does not exist belongs to nobody: recording it would let
+    // anyone with random ids feed the login-failure alarm (and pay for an event each).
+    if (connection) {
+      await recordLoginFailure(rt, {
+        tenantId: connection.tenantId,
+        connectionId: connection.id,
+        protocol,
+        error,
+      });
+    }
     throw error;
   }
 }

@@ -3,6 +3,7 @@ import * as connections from '#shared/connections/http.ts';
 import * as domains from '#shared/domains/http.ts';
 import { httpFunction } from '#shared/http/handler.ts';
 import * as members from '#shared/identity/admin-http.ts';
+import * as spKeys from '#shared/saml/sp-keys-http.ts';
 import * as tenants from '#shared/tenants/http.ts';
 
 export const handler = httpFunction({
@@ -16,6 +17,9 @@ export const handler = httpFunction({
   'DELETE /admin/tenants/{tenantId}/connections/{connectionId}': connections.deleteConnection,
   'POST /admin/tenants/{tenantId}/connections/{connectionId}/test': connections.testConnection,
   'GET /admin/tenants/{tenantId}/connections/{connectionId}/directory-groups': connections.directoryGroups,
+  'POST /admin/tenants/{tenantId}/connections/{connectionId}/sp-keys/rotate': spKeys.rotateSpKeys,
+  'POST /admin/tenants/{tenantId}/connections/{connectionId}/sp-keys/activate': spKeys.activateSpKeys,
+  'POST /admin/tenants/{tenantId}/connections/{connectionId}/sp-keys/retire': spKeys.retireSpKeys,
   'GET /admin/tenants/{tenantId}/audit': getAudit,
   'POST /admin/tenants/{tenantId}/users': members.createUser,
   'GET /admin/tenants/{tenantId}/users': members.listUsers,

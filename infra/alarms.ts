@@ -168,6 +168,24 @@ export const ALARMS: readonly AlarmRow[] = [
     means: 'A SAML signing certificate expires within {threshold} days.',
     todo: 'Ask the tenant to roll the certificate at their IdP and publish it in the metadata.',
   },
+  {
+    // Our own SP certificates (generated for 10 years, or uploaded by the tenant), reported by the
+    // same six-hourly job.
+    id: 'SamlSpCertificateExpiring',
+    per: 'stack',
+    metric: `\`${SSO_METRICS.samlSpCertificateDaysToExpiry}\` of the soonest connection (minimum)`,
+    measure: (_, period) =>
+      insights(
+        `SELECT MIN(${SSO_METRICS.samlSpCertificateDaysToExpiry}) FROM "${SSO_METRICS.namespace}"`,
+        period,
+        'SP certificate days to expiry (soonest)',
+      ),
+    threshold: 30,
+    comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+    evaluation: { period: Duration.hours(1), periods: 1, missing: TreatMissingData.IGNORE },
+    means: "A SAML SP certificate of ours (in a connection's SP metadata) expires within {threshold} days.",
+    todo: "Rotate the connection's SP keys (POST …/sp-keys/rotate) and have the tenant re-import our metadata.",
+  },
 ];
 
 /** `SamlAcsErrors` → `saml-acs-errors`: alarm names, and the runbook's section headings. */

@@ -37,6 +37,7 @@ import { DiscoverQuery } from '../shared/pages/login.ts';
 import { ForgotBody, ResetBody, TenantQuery, TokenQuery } from '../shared/pages/password.ts';
 import { ROUTES } from '../shared/routes.ts';
 import { AcsForm } from '../shared/saml/service.ts';
+import { RotateSpKeysBody } from '../shared/saml/sp-keys-http.ts';
 import { CreateTenantBody, PatchTenantBody, TenantSettings } from '../shared/tenants/model.ts';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../docs/openapi.yaml', import.meta.url));
@@ -258,6 +259,34 @@ export const ROUTE_DOCS = {
     access: 'tenantAdmin',
     responses: { 200: { description: 'The report.', schema: 'ConnectionTest' } },
     errors: [401, 403, 404, 409, 502, 503],
+  },
+  [`POST ${C}/sp-keys/rotate`]: {
+    tag: 'connections',
+    summary: 'Publish a next SAML SP key pair',
+    description:
+      'Generates a next RSA-3072 key pair and certificate, published in the SP metadata beside the current one. It signs AuthnRequests after `graceDays` (default 7), or at once on `…/sp-keys/activate`; the key it replaces still decrypts assertions for `graceDays` more, or until `…/sp-keys/retire`. Nothing changes while a next key is already pending. Not for an uploaded key (400 not_supported): PATCH a new one instead.',
+    access: 'tenantAdmin',
+    body: { ...named({ RotateSpKeysBody }), media: JSON_ONLY, required: false },
+    responses: { 200: { description: 'The SP certificates.', schema: 'SpKeys', headers: ['ETag'] } },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`POST ${C}/sp-keys/activate`]: {
+    tag: 'connections',
+    summary: 'Sign with the next SAML SP key now',
+    description:
+      'The next key becomes current at once; the previous one is retiring (still decrypts) for its grace period or until `…/sp-keys/retire`. Nothing changes without a next key.',
+    access: 'tenantAdmin',
+    responses: { 200: { description: 'The SP certificates.', schema: 'SpKeys', headers: ['ETag'] } },
+    errors: [400, 401, 403, 404, 409],
+  },
+  [`POST ${C}/sp-keys/retire`]: {
+    tag: 'connections',
+    summary: 'Retire the previous SAML SP key now',
+    description:
+      'Deletes the retiring key: assertions encrypted to its certificate are refused from now on. Nothing changes without a retiring key.',
+    access: 'tenantAdmin',
+    responses: { 200: { description: 'The SP certificates.', schema: 'SpKeys', headers: ['ETag'] } },
+    errors: [400, 401, 403, 404, 409],
   },
   [`GET ${C}/directory-groups`]: {
     tag: 'connections',
@@ -840,9 +869,10 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
       secretsSet: { type: 'array', items: str(), description: 'Which write-only secrets are stored.' },
       sp: {
         type: 'object',
+        properties: { certificates: { type: 'array', items: ref('SpCertificate') } },
         additionalProperties: str(),
         description:
-          'What the IdP side needs: entityId, acsUrl, metadataUrl, loginUrl (SAML); redirectUri, loginUrl (OIDC); loginUrl (LDAP).',
+          'What the IdP side needs: entityId, acsUrl, metadataUrl, loginUrl (SAML); redirectUri, loginUrl (OIDC); loginUrl (LDAP). SAML also lists its SP certificates (`certificates`, as of the last change of the key set; `activatesAt` and `retiresAt` say when the status moves on). Never a private key.',
       },
       compatibility: ref('Compatibility'),
       idp: { type: 'object', description: 'The parsed IdP metadata (SAML).' },
@@ -868,6 +898,35 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     ],
   ),
   ConnectionTest: obj({ compatibility: ref('Compatibility'), report: { type: 'object' } }),
+  SpCertificate: obj(
+    {
+      fingerprint: str({ description: 'SHA-256 of the certificate, colon-separated hex.' }),
+      status: str({
+        enum: ['current', 'next', 'retiring', 'unused'],
+        description:
+          'current signs AuthnRequests; next is published beside it and signs from activatesAt; retiring still decrypts until retiresAt; unused: an uploaded key is in use instead.',
+      }),
+      source: str({ enum: ['generated', 'uploaded'] }),
+      pem: str({ description: 'The certificate (PEM).' }),
+      notBefore: dateTime,
+      notAfter: dateTime,
+      activatesAt: dateTime,
+      retiresAt: dateTime,
+    },
+    ['fingerprint', 'status', 'source', 'pem', 'notBefore', 'notAfter'],
+  ),
+  SpKeys: obj(
+    {
+      connectionId: str(),
+      version: { type: 'integer', description: "The connection's version after the change." },
+      changed: {
+        type: 'boolean',
+        description: 'false when there was nothing to do (each call is idempotent).',
+      },
+      certificates: { type: 'array', items: ref('SpCertificate') },
+    },
+    ['connectionId', 'version', 'changed', 'certificates'],
+  ),
   DirectoryGroup: obj({ dn: str(), name: str(), externalId: str() }),
   AuditRecord: obj({ id: str(), type: str(), time: dateTime, detail: { type: 'object' } }),
   Member: obj(

@@ -182,6 +182,10 @@ export const ERROR_CODES = {
 
   // OpenID Connect
   state_invalid: { status: 400, meaning: 'The sign-in state is unknown, expired or used; start again.' },
+  state_replayed: {
+    status: 400,
+    meaning: 'The sign-in state was already used minutes ago (a second click or a reload); start again.',
+  },
   state_connection_mismatch: { status: 400, meaning: 'The sign-in was started for another connection.' },
   browser_mismatch: { status: 400, meaning: 'The sign-in was started in another browser.' },
   invalid_callback: { status: 400, meaning: 'The callback carries no authorization code.' },

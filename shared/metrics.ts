@@ -20,6 +20,8 @@ export const SSO_METRICS = {
   directoryLatency: 'DirectoryLatency',
   /** Days until the SAML signing certificate expires, per connection, from the metadata refresh. */
   samlCertificateDaysToExpiry: 'SamlCertificateDaysToExpiry',
+  /** Days until our own SAML SP certificate (the latest-expiring one published) expires, per connection. */
+  samlSpCertificateDaysToExpiry: 'SamlSpCertificateDaysToExpiry',
 } as const;
 
 /** Created once per container; the middy chain publishes what a request recorded. */

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppError, Errors, isAppError } from '../errors.ts';
+import { pathParam } from '../http/request.ts';
 import type { HttpRequest } from '../http/types.ts';
 import { callerFrom } from '../identity/credentials.ts';
 import { runtime } from '../runtime.ts';
@@ -98,6 +99,28 @@ export function authorizeTenant(principal: Principal, tenantId: string, access: 
 
 export function requireOperator(principal: Principal): void {
   if (principal.kind !== 'operator') throw Errors.forbidden('Only the operator can do this.');
+}
+
+/**
+ * The first step of every admin operation: authenticate, then check the route's access, before
+ * anything reads the body, the query or If-Match. A caller who may not use a route gets 401, 403
+ * or 404 (another tenant's), never a 400 that would describe the route's schema.
+ */
+export async function authorizeOperatorRoute(request: HttpRequest): Promise<Principal> {
+  const principal = await authenticate(request);
+  requireOperator(principal);
+  return principal;
+}
+
+/** The same for a route under /admin/tenants/{tenantId}: the principal and the tenant it may read or manage. */
+export async function authorizeTenantRoute(
+  request: HttpRequest,
+  access: TenantAccess,
+): Promise<{ principal: Principal; tenantId: string }> {
+  const principal = await authenticate(request);
+  const tenantId = pathParam(request, 'tenantId');
+  authorizeTenant(principal, tenantId, access);
+  return { principal, tenantId };
 }
 
 /** A stable description of the actor for events and audit records. */

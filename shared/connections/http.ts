@@ -1,16 +1,24 @@
 import * as z from 'zod';
-import { authenticate } from '../auth/principal.ts';
+import { authorizeTenantRoute, type TenantAccess } from '../auth/principal.ts';
 import { etagOf, ifMatchVersion } from '../http/etag.ts';
 import { jsonBody, pathParam, validate } from '../http/request.ts';
 import { json, noContent } from '../http/responses.ts';
-import type { Operation } from '../http/types.ts';
+import type { HttpRequest, Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
 import * as service from './service.ts';
 
+/**
+ * Authorized first (the route's access to the tenant), then the input is read: a caller without
+ * access gets 403/404, never a 400 that describes the body, the query or If-Match.
+ */
+const ctx = async (request: HttpRequest, access: TenantAccess) => ({
+  rt: runtime(),
+  ...(await authorizeTenantRoute(request, access)),
+});
+
 export const createConnection: Operation = async (request) => {
-  const principal = await authenticate(request);
-  const tenantId = pathParam(request, 'tenantId');
-  const view = await service.createConnection(runtime(), principal, tenantId, jsonBody(request));
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
+  const view = await service.createConnection(rt, principal, tenantId, jsonBody(request));
   return json(201, view, {
     ...etagOf(view.version),
     location: `/admin/tenants/${tenantId}/connections/${view.id}`,
@@ -18,29 +26,23 @@ export const createConnection: Operation = async (request) => {
 };
 
 export const listConnections: Operation = async (request) => {
-  const principal = await authenticate(request);
-  const items = await service.listConnections(runtime(), principal, pathParam(request, 'tenantId'));
+  const { rt, principal, tenantId } = await ctx(request, 'read');
+  const items = await service.listConnections(rt, principal, tenantId);
   return json(200, { items });
 };
 
 export const getConnection: Operation = async (request) => {
-  const principal = await authenticate(request);
-  const rt = runtime();
-  const connection = await service.getConnection(
-    rt,
-    principal,
-    pathParam(request, 'tenantId'),
-    pathParam(request, 'connectionId'),
-  );
+  const { rt, principal, tenantId } = await ctx(request, 'read');
+  const connection = await service.getConnection(rt, principal, tenantId, pathParam(request, 'connectionId'));
   return json(200, service.viewOf(rt, connection), etagOf(connection.version));
 };
 
 export const patchConnection: Operation = async (request) => {
-  const principal = await authenticate(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   const view = await service.patchConnection(
-    runtime(),
+    rt,
     principal,
-    pathParam(request, 'tenantId'),
+    tenantId,
     pathParam(request, 'connectionId'),
     jsonBody(request),
     ifMatchVersion(request),
@@ -49,11 +51,11 @@ export const patchConnection: Operation = async (request) => {
 };
 
 export const deleteConnection: Operation = async (request) => {
-  const principal = await authenticate(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   await service.deleteConnection(
-    runtime(),
+    rt,
     principal,
-    pathParam(request, 'tenantId'),
+    tenantId,
     pathParam(request, 'connectionId'),
     ifMatchVersion(request),
   );
@@ -61,27 +63,16 @@ export const deleteConnection: Operation = async (request) => {
 };
 
 export const testConnection: Operation = async (request) => {
-  const principal = await authenticate(request);
-  const result = await service.testConnection(
-    runtime(),
-    principal,
-    pathParam(request, 'tenantId'),
-    pathParam(request, 'connectionId'),
-  );
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
+  const result = await service.testConnection(rt, principal, tenantId, pathParam(request, 'connectionId'));
   return json(200, result);
 };
 
 export const GroupQuery = z.strictObject({ q: z.string().max(200).default('') });
 
 export const directoryGroups: Operation = async (request) => {
-  const principal = await authenticate(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   const { q } = validate(GroupQuery, request.query, 'query');
-  const items = await service.directoryGroups(
-    runtime(),
-    principal,
-    pathParam(request, 'tenantId'),
-    pathParam(request, 'connectionId'),
-    q,
-  );
+  const items = await service.directoryGroups(rt, principal, tenantId, pathParam(request, 'connectionId'), q);
   return json(200, { items });
 };

@@ -34,10 +34,16 @@ export interface ConnectionView {
   enabled: boolean;
   [protocol: string]: unknown;
   secretsSet: string[];
-  sp: Record<string, string>;
+  sp: Record<string, unknown>;
   compatibility: Compatibility;
   version: number;
 }
+
+/** The SP certificates' facts a connection's derived state carries (SAML), as stored. */
+const spCertificates = (connection: Connection): unknown[] | undefined => {
+  const sp = connection.derived?.sp as { certificates?: unknown } | undefined;
+  return Array.isArray(sp?.certificates) ? sp.certificates : undefined;
+};
 
 /** What the admin API shows of a connection: never a secret, only which ones are set. */
 export function viewOf(rt: Runtime, connection: Connection): ConnectionView {
@@ -52,7 +58,11 @@ export function viewOf(rt: Runtime, connection: Connection): ConnectionView {
     provisioning: connection.provisioning,
     authorization: connection.authorization,
     secretsSet: Object.keys(connection.secretRefs).sort(),
-    sp: connector.sp(rt.config.BASE_URL, connection.id),
+    // SAML adds its SP certificates (derived.sp, written with the key set): never a private key.
+    sp: {
+      ...connector.sp(rt.config.BASE_URL, connection.id),
+      ...(spCertificates(connection) ? { certificates: spCertificates(connection) } : {}),
+    },
     compatibility: connection.compatibility,
     ...(connection.derived?.idp ? { idp: connection.derived.idp } : {}),
     ...(connection.derived?.clientJwks ? { clientJwks: connection.derived.clientJwks } : {}),

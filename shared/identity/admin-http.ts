@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { authenticate } from '../auth/principal.ts';
+import { authorizeTenantRoute, type TenantAccess } from '../auth/principal.ts';
 import { etagOf, ifMatchVersion } from '../http/etag.ts';
 import { jsonBody, pathParam, validate } from '../http/request.ts';
 import { json, noContent } from '../http/responses.ts';
@@ -16,14 +16,17 @@ export const ListQuery = z.strictObject({
   cursor: z.string().max(2000).optional(),
 });
 
-const ctx = async (request: HttpRequest) => ({
+/**
+ * Authorized first (the route's access to the tenant), then the input is read: a caller without
+ * access gets 403/404, never a 400 that describes the body, the query or If-Match.
+ */
+const ctx = async (request: HttpRequest, access: TenantAccess) => ({
   rt: runtime(),
-  principal: await authenticate(request),
-  tenantId: pathParam(request, 'tenantId'),
+  ...(await authorizeTenantRoute(request, access)),
 });
 
 export const createUser: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   const view = await members.createUser(
     rt,
     principal,
@@ -37,7 +40,7 @@ export const createUser: Operation = async (request) => {
 };
 
 export const listUsers: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'read');
   return json(
     200,
     await members.listUsers(rt, principal, tenantId, validate(ListQuery, request.query, 'query')),
@@ -45,13 +48,13 @@ export const listUsers: Operation = async (request) => {
 };
 
 export const getUser: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'read');
   const view = await members.getUser(rt, principal, tenantId, pathParam(request, 'userId'));
   return json(200, view, etagOf(view.version));
 };
 
 export const patchUser: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   const view = await members.patchUser(
     rt,
     principal,
@@ -64,13 +67,13 @@ export const patchUser: Operation = async (request) => {
 };
 
 export const deleteUser: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   await members.removeUser(rt, principal, tenantId, pathParam(request, 'userId'));
   return noContent();
 };
 
 export const createGroup: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   return json(
     201,
     await groups.createGroup(rt, principal, tenantId, validate(groups.CreateGroupBody, jsonBody(request))),
@@ -78,12 +81,12 @@ export const createGroup: Operation = async (request) => {
 };
 
 export const listGroups: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'read');
   return json(200, { items: await groups.listGroups(rt, principal, tenantId) });
 };
 
 export const createXrole: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   return json(
     201,
     await groups.createXrole(rt, principal, tenantId, validate(groups.CreateXroleBody, jsonBody(request))),
@@ -91,18 +94,18 @@ export const createXrole: Operation = async (request) => {
 };
 
 export const listXroles: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'read');
   return json(200, { items: await groups.listXroles(rt, principal, tenantId) });
 };
 
 export const deleteXrole: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   await groups.deleteXrole(rt, principal, tenantId, pathParam(request, 'xroleId'));
   return noContent();
 };
 
 export const putMapping: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   const body = validate(groups.MappingBody, request.body ?? {});
   return json(
     200,
@@ -118,7 +121,7 @@ export const putMapping: Operation = async (request) => {
 };
 
 export const deleteMapping: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   await groups.deleteMapping(
     rt,
     principal,
@@ -131,12 +134,12 @@ export const deleteMapping: Operation = async (request) => {
 
 /** DELETE …/users/{userId}/sessions: 204; the member's sessions in this tenant end at once. */
 export const revokeSessions: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   await sessionAdmin.revokeSessions(rt, principal, tenantId, pathParam(request, 'userId'));
   return noContent();
 };
 
 export const sendInvitation: Operation = async (request) => {
-  const { rt, principal, tenantId } = await ctx(request);
+  const { rt, principal, tenantId } = await ctx(request, 'manage');
   return json(202, await invitations.sendInvitation(rt, principal, tenantId, pathParam(request, 'userId')));
 };

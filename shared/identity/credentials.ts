@@ -1,7 +1,8 @@
 import type { HttpRequest } from '../http/types.ts';
 import type { Runtime } from '../runtime.ts';
-import { getMembership } from '../store/users.ts';
+import { getUserAndMembership } from '../store/users.ts';
 import type { TenantRole } from '../tenants/model.ts';
+import type { Membership } from './model.ts';
 import { type SessionClaims, sessionCredential, verifySession } from './sessions.ts';
 import { looksLikeApiToken, verifyApiToken } from './tokens.ts';
 
@@ -16,6 +17,8 @@ export interface Caller {
   email: string;
   role: TenantRole;
   via: 'session' | 'token';
+  /** The membership as read for this request: what the role (and a token's groups) come from. */
+  membership: Membership;
   claims?: SessionClaims;
   tokenId?: string;
 }
@@ -32,15 +35,17 @@ export async function callerFrom(
     // (the person's own credential, with its own expiry). A token made before the membership (the
     // member was removed and added again) belongs to the old membership and stays refused. An
     // admin's session revocation ends sessions only.
-    const membership = await getMembership(rt.db, token.tenantId, token.userId, true);
-    if (membership?.status !== 'active') return undefined;
+    // The person is read beside the membership (one batch), so a token caller is named by email too.
+    const { user, membership } = await getUserAndMembership(rt.db, token.userId, token.tenantId, true);
+    if (!user || membership?.status !== 'active') return undefined;
     if (Date.parse(token.createdAt) < Date.parse(membership.createdAt)) return undefined;
     return {
       userId: token.userId,
       tenantId: token.tenantId,
-      email: '',
+      email: user.email,
       role: membership.role,
       via: 'token',
+      membership,
       tokenId: token.id,
     };
   }
@@ -54,6 +59,7 @@ export async function callerFrom(
     email: claims.email,
     role: membership.role,
     via: 'session',
+    membership,
     claims,
   };
 }

@@ -6,6 +6,7 @@ import type { HttpRequest, Operation } from '../http/types.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import { runtime } from '../runtime.ts';
 import { ChangePasswordBody, changePassword as changeOwnPassword } from './account.ts';
+import { resolveGroups } from './authorization.ts';
 import { type Caller, callerFrom } from './credentials.ts';
 import { passwordLogin as login } from './password-login.ts';
 import { wantsJson } from './respond.ts';
@@ -31,15 +32,23 @@ async function requireCaller(request: HttpRequest): Promise<Caller> {
 
 export const passwordLogin: Operation = (request) => login(runtime(), request);
 
-/** GET /session: the caller's session (cookie, Bearer session JWT or Bearer API token). */
+/**
+ * GET /session: the caller's session, naming the user (id, email, tenant, role, groups) whichever
+ * credential came: a session (cookie or Bearer JWT) answers its claims with the role as it is now;
+ * an API token answers the same names, its groups read from the membership as it is now (a token
+ * belongs to no login, so no connection's external groups).
+ */
 export const getSession: Operation = async (request) => {
+  const rt = runtime();
   const caller = await requireCaller(request);
   if (caller.claims) return json(200, { session: { ...caller.claims, role: caller.role } });
   return json(200, {
     session: {
       sub: caller.userId,
       tid: caller.tenantId,
+      email: caller.email,
       role: caller.role,
+      groups: await resolveGroups(rt, caller.membership, undefined, []),
       amr: ['token'],
       tokenId: caller.tokenId,
     },
@@ -114,6 +123,8 @@ export const deleteApiToken: Operation = async (request) => {
 /** POST /account/password {currentPassword, newPassword}: 204 once the new password is set. */
 export const changePassword: Operation = async (request) => {
   const caller = await requireCaller(request);
+  // Authorized before the body is read, like every route: a caller who may not use it learns nothing of its schema.
+  if (caller.via !== 'session') throw Errors.forbidden('Change your password from a signed-in session.');
   const body = validate(ChangePasswordBody, jsonBody(request));
   await changeOwnPassword(runtime(), caller, body, request.sourceIp);
   return noContent();

@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { runLogin, signInWithIdentity } from '../identity/login.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { consumeLoginState } from '../store/one-time.ts';
+import { takeLoginState } from '../store/one-time.ts';
 import { identityFromClaims } from './claims.ts';
 import { clientAuthOf, configurationFor, providerMetadata } from './idp.ts';
 import {
@@ -18,7 +18,14 @@ import {
   issuerMismatch,
   refusalOf,
 } from './refusals.ts';
-import { bindingMatches, callbackUrl, clearedBinding, LoginStateData, stateInvalid } from './state.ts';
+import {
+  bindingMatches,
+  callbackUrl,
+  clearedBinding,
+  LoginStateData,
+  stateInvalid,
+  stateReplayed,
+} from './state.ts';
 import type { TokenResponseFacts } from './transport.ts';
 
 /** How far in the future an `iat` may be before the token is refused (clocks drift a little). */
@@ -35,8 +42,8 @@ export interface CallbackVerified extends Verified {
 
 /**
  * Step 1, the login's own state (RFC 6749 10.12): present and bounded, consumed atomically before
- * anything else (replayed or not: a second use of one state finds nothing), for this connection,
- * and bound to the browser that started the login.
+ * anything else (a second use of one state finds its tombstone, and answers state_replayed), for
+ * this connection, and bound to the browser that started the login.
  */
 async function consumeState(
   rt: Runtime,
@@ -49,7 +56,11 @@ async function consumeState(
     if (query.error) throw idpError(query.error);
     throw stateInvalid();
   }
-  const stored = await consumeLoginState(rt.db, state, epochSeconds(rt.clock.now()));
+  const taken = await takeLoginState(rt.db, state, epochSeconds(rt.clock.now()));
+  // A state this service issued for an OIDC login and consumed minutes ago is a replay (a second
+  // click, a reload); one never issued, expired or spent long ago stays unknown.
+  if (taken.outcome === 'spent' && taken.spent.kind === 'oidc') throw stateReplayed();
+  const stored = taken.outcome === 'consumed' ? taken.state : undefined;
   if (stored?.kind !== 'oidc') throw stateInvalid();
   if (stored.connectionId !== connection.id) {
     throw new AppError(400, 'state_connection_mismatch', 'This sign-in was started for another connection.');

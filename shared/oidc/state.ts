@@ -31,6 +31,14 @@ export const stateInvalid = () =>
     'This sign-in link is unknown, has expired or was already used. Start the sign-in again.',
   );
 
+/** The state was issued and already used, minutes ago: a second click, a reload or the back button. */
+export const stateReplayed = () =>
+  new AppError(
+    400,
+    'state_replayed',
+    'This sign-in link was already used (a second click or a reload). Start the sign-in again.',
+  );
+
 export const callbackUrl = (rt: Runtime, connectionId: string) =>
   `${rt.config.BASE_URL}/oidc/${encodeURIComponent(connectionId)}/callback`;
 

@@ -14,6 +14,7 @@ import {
 } from '../store/idp-entities.ts';
 import { assess, type IdpMetadata, MetadataError, parseIdpMetadata, type SamlDerived } from './metadata.ts';
 import { verifyResponse } from './service.ts';
+import { spKeysOf, spKeysOnSave } from './sp-keys.ts';
 
 export type { SamlDerived } from './metadata.ts';
 
@@ -102,9 +103,19 @@ export const samlConnector = {
   secretDestinations: { spPrivateKeyPem: [] },
   requiredSecrets: () => [],
   sp: spUrls,
-  onSave: async (rt, { tenantId, connectionId, config, previous }) => {
+  onSave: async (rt, input) => {
+    const { tenantId, connectionId, config, previous } = input;
     await indexSamlConnection(rt.db, connectionId, tenantId);
-    return refresh(rt, tenantId, connectionId, config, previous?.derived as SamlDerived | undefined);
+    const result = await refresh(
+      rt,
+      tenantId,
+      connectionId,
+      config,
+      previous?.derived as SamlDerived | undefined,
+    );
+    // Every SAML connection has an SP key pair: carried over, or made now (sp-keys.ts).
+    const sp = await spKeysOnSave(rt, input);
+    return { ...result, derived: { ...(result.derived ?? {}), sp } };
   },
   // The posted response (POST /saml/{c}/acs) → a verified identity.
   verify: verifyResponse,
@@ -117,8 +128,11 @@ export const samlConnector = {
       connection.derived as SamlDerived | undefined,
     );
     const idp = (result.derived as SamlDerived | undefined)?.idp;
+    // The SP key set is kept as it is: a live test never changes it.
+    const sp = connection.derived?.sp;
     return {
       ...result,
+      ...(result.derived && sp !== undefined ? { derived: { ...result.derived, sp } } : {}),
       report: idp
         ? {
             entityId: idp.entityId,
@@ -131,6 +145,8 @@ export const samlConnector = {
   },
   onDelete: async (rt, connection) => {
     await unindexSamlConnection(rt.db, connection.id);
+    // The generated SP keys' secrets go with the connection (uploaded ones are secretRefs, dropped by the CRUD).
+    await Promise.allSettled(spKeysOf(connection).map((k) => rt.secrets.delete(k.secretRef)));
     const idp = (connection.derived as SamlDerived | undefined)?.idp;
     if (idp) await releaseEntity(rt.db, idp.entityId, connection.id);
   },

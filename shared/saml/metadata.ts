@@ -21,7 +21,10 @@ export interface IdpMetadata {
 
 /** What a SAML connection keeps of its IdP (connection.derived): the parsed metadata, and when. */
 export interface SamlDerived {
-  idp: IdpMetadata & { fetchedAt: string; source: 'xml' | 'url' };
+  /** Absent while no IdP metadata could be read yet. */
+  idp?: IdpMetadata & { fetchedAt: string; source: 'xml' | 'url' };
+  /** The SP key set (sp-keys.ts). */
+  sp?: unknown;
 }
 
 export const EMAIL_NAMEID = 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress';

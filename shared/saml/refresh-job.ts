@@ -6,14 +6,22 @@ import { getConnection, recordLiveTest } from '../store/connections.ts';
 import { allSamlConnections } from '../store/idp-entities.ts';
 import { samlConnector } from './connector.ts';
 import type { SamlDerived } from './metadata.ts';
+import { spDaysToExpiry } from './sp-keys.ts';
 
 /**
  * The scheduled SAML job: re-fetch every metadata URL (the last good copy stays when a fetch
  * fails) and report, per connection, the days until its signing certificate expires, so an alarm
- * fires 30 days before logins would start failing.
+ * fires 30 days before logins would start failing; and the days until our own SP certificate
+ * (the latest-expiring one published) expires, for its own alarm.
  */
 export async function refreshAllSamlMetadata(rt: Runtime) {
-  const summary = { connections: 0, refreshed: 0, failed: 0, minDaysToExpiry: Number.POSITIVE_INFINITY };
+  const summary = {
+    connections: 0,
+    refreshed: 0,
+    failed: 0,
+    minDaysToExpiry: Number.POSITIVE_INFINITY,
+    minSpDaysToExpiry: Number.POSITIVE_INFINITY,
+  };
   for (const { connectionId, tenantId } of await allSamlConnections(rt.db)) {
     const connection = await getConnection(rt.db, tenantId, connectionId);
     if (connection?.type !== 'saml') continue;
@@ -31,7 +39,7 @@ export async function refreshAllSamlMetadata(rt: Runtime) {
     }
     const now = rt.clock.now().getTime();
     // The latest-expiring certificate is the one that keeps logins working.
-    const latest = Math.max(...(derived?.idp.certificates ?? []).map((c) => Date.parse(c.notAfter)));
+    const latest = Math.max(...(derived?.idp?.certificates ?? []).map((c) => Date.parse(c.notAfter)));
     if (Number.isFinite(latest)) {
       const days = Math.floor((latest - now) / 86_400_000);
       summary.minDaysToExpiry = Math.min(summary.minDaysToExpiry, days);
@@ -39,6 +47,17 @@ export async function refreshAllSamlMetadata(rt: Runtime) {
         SSO_METRICS.samlCertificateDaysToExpiry,
         { ConnectionId: connectionId },
         days,
+        MetricUnit.Count,
+      );
+    }
+    // Our own certificates (the SP's, published in our metadata): the same report, its own alarm.
+    const spDays = spDaysToExpiry(connection, rt.clock.now());
+    if (spDays !== undefined) {
+      summary.minSpDaysToExpiry = Math.min(summary.minSpDaysToExpiry, spDays);
+      countWith(
+        SSO_METRICS.samlSpCertificateDaysToExpiry,
+        { ConnectionId: connectionId },
+        spDays,
         MetricUnit.Count,
       );
     }

@@ -26,8 +26,11 @@ export interface ResponseChecks {
   wantResponseSigned: boolean;
   clockSkewSeconds: number;
   now: Date;
-  /** The SP private key (PEM), when the connection has one: encrypted assertions are decrypted with it. */
-  decryptionKey?: string;
+  /**
+   * The SP private keys (PEM) an encrypted assertion may be encrypted to, read when one arrives;
+   * none: the connection cannot take encrypted assertions.
+   */
+  decryptionKeys?: () => Promise<string[]>;
 }
 
 export interface ValidatedAssertion {
@@ -126,7 +129,7 @@ function checkSignatureShape(signature: Element, allowSha1: boolean): void {
 export async function validateResponse(xml: string, checks: ResponseChecks): Promise<ValidatedAssertion> {
   const { doc, response } = parseResponse(xml);
   checkStatus(response);
-  const { assertion, encrypted } = await theOneAssertion(doc, response, checks.decryptionKey);
+  const { assertion, encrypted } = await theOneAssertion(doc, response, checks.decryptionKeys);
   const { responseId, assertionId } = checkIds(doc, response, assertion);
   checkSignatures(doc, response, assertion, encrypted, checks);
   checkIssuers(response, assertion, checks.idp.entityId);
@@ -179,7 +182,7 @@ function checkStatus(response: Element): void {
 async function theOneAssertion(
   doc: Document,
   response: Element,
-  decryptionKey: string | undefined,
+  decryptionKeys: (() => Promise<string[]>) | undefined,
 ): Promise<{ assertion: Element; encrypted: boolean }> {
   const assertions = descendants(doc, NS.assertion, 'Assertion');
   const encrypted = descendants(doc, NS.assertion, 'EncryptedAssertion');
@@ -190,7 +193,7 @@ async function theOneAssertion(
     throw malformed('a response must hold exactly one assertion, directly in the Response');
   }
   return encrypted[0]
-    ? { assertion: await decryptAssertion(encrypted[0], decryptionKey), encrypted: true }
+    ? { assertion: await decryptAssertion(encrypted[0], decryptionKeys), encrypted: true }
     : { assertion: assertions[0] as Element, encrypted: false };
 }
 
@@ -389,8 +392,9 @@ const undecryptable = (cause: unknown) =>
  * Decrypts an EncryptedAssertion with the SP key after checking its algorithms, and parses the
  * result as strictly as the response itself: exactly one Assertion, nothing else.
  */
-async function decryptAssertion(encrypted: Element, key: string | undefined) {
-  if (!key)
+async function decryptAssertion(encrypted: Element, keysOf: (() => Promise<string[]>) | undefined) {
+  const keys = keysOf ? await keysOf() : [];
+  if (keys.length === 0)
     throw refuse(
       400,
       'encrypted_assertion_unsupported',
@@ -429,20 +433,26 @@ async function decryptAssertion(encrypted: Element, key: string | undefined) {
       'The assertion is encrypted with an algorithm we do not accept (RSA-OAEP with AES-GCM only).',
     );
   }
-  let assertionXml: string;
-  try {
-    // Loaded when an encrypted assertion arrives: most connections never send one.
-    const xmlenc = (await import('xml-encryption')).default as XmlEncryption;
-    assertionXml = await new Promise<string>((done, fail) =>
-      xmlenc.decrypt(
-        encrypted.toString(),
-        { key, disallowDecryptionWithInsecureAlgorithm: true },
-        (error, result) => (error ? fail(error) : done(result)),
-      ),
-    );
-  } catch (cause) {
-    throw undecryptable(cause);
+  // Loaded when an encrypted assertion arrives: most connections never send one.
+  const xmlenc = (await import('xml-encryption')).default as XmlEncryption;
+  const xml = encrypted.toString();
+  // Each SP key in turn (during a rotation the IdP may encrypt to the old or the new certificate);
+  // the first that decrypts wins, and all failing answer one code whichever failed how.
+  let assertionXml: string | undefined;
+  let lastError: unknown;
+  for (const key of keys) {
+    try {
+      assertionXml = await new Promise<string>((done, fail) =>
+        xmlenc.decrypt(xml, { key, disallowDecryptionWithInsecureAlgorithm: true }, (error, result) =>
+          error ? fail(error) : done(result),
+        ),
+      );
+      break;
+    } catch (cause) {
+      lastError = cause;
+    }
   }
+  if (assertionXml === undefined) throw undecryptable(lastError);
   // Whatever went wrong inside the ciphertext answers like a failed decryption: no oracle.
   let inner: Document;
   try {

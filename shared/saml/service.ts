@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime.ts';
 import { consumeLoginState, rememberAssertion } from '../store/one-time.ts';
 import { EMAIL_NAMEID, type SamlDerived } from './metadata.ts';
 import { validateResponse } from './response.ts';
+import { decryptionKeys } from './sp-keys.ts';
 import { malformed } from './xml.ts';
 
 export const spUrls = (rt: Runtime, connectionId: string) => ({
@@ -22,14 +23,6 @@ export const spUrls = (rt: Runtime, connectionId: string) => ({
 /** The IdP metadata learnt when the connection was saved, if any. */
 export const idpOf = (connection: Pick<Connection, 'derived'>) =>
   (connection.derived as SamlDerived | undefined)?.idp;
-
-export async function spKey(
-  rt: Runtime,
-  connection: Pick<Connection, 'secretRefs'>,
-): Promise<string | undefined> {
-  const ref = connection.secretRefs.spPrivateKeyPem;
-  return ref ? rt.secrets.get(ref) : undefined;
-}
 
 export const AcsForm = z.looseObject({
   SAMLResponse: z.string().min(1).max(400_000),
@@ -69,9 +62,9 @@ export async function verifyResponse(
   if (!idp) throw new AppError(400, 'connection_incompatible', 'The connection has no usable IdP metadata.');
   const { entityId, acsUrl } = spUrls(rt, connection.id);
   const now = rt.clock.now();
-  const decryptionKey = await spKey(rt, connection);
   const assertion = await validateResponse(decode(form.SAMLResponse), {
-    ...(decryptionKey ? { decryptionKey } : {}),
+    // Read only when the assertion is encrypted: the uploaded key, then current, next and retiring.
+    decryptionKeys: () => decryptionKeys(rt, connection),
     idp,
     spEntityId: entityId,
     acsUrl,

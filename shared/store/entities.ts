@@ -373,17 +373,43 @@ export interface LoginState {
   data: Record<string, unknown>;
 }
 
+/**
+ * A consumed login state: the same item, turned into this by the conditional write that consumes
+ * it (nonce, verifier and binding removed) and kept a few minutes (the TTL removes it), so a second
+ * use of the state is known as a replay, not taken for a state never issued.
+ */
+export interface SpentLoginState {
+  id: string;
+  kind: LoginState['kind'];
+  connectionId: string;
+  /** Epoch seconds: when the state was consumed. */
+  spentAt: number;
+  /** Epoch seconds; also the table's TTL attribute. */
+  expiresAt: number;
+}
+
+export const isSpentLoginState = (s: LoginState | SpentLoginState): s is SpentLoginState => 'spentAt' in s;
+
 export const loginState = defineEntity({
   name: 'state',
   key: keys.state,
-  keysOf: (s: LoginState) => keys.state(s.id),
-  schema: z.object({
-    id: z.string(),
-    kind: z.enum(['oidc', 'saml']),
-    connectionId: z.string(),
-    expiresAt: z.number(),
-    data: z.record(z.string(), z.unknown()),
-  }) satisfies z.ZodType<LoginState>,
+  keysOf: (s: LoginState | SpentLoginState) => keys.state(s.id),
+  schema: z.union([
+    z.object({
+      id: z.string(),
+      kind: z.enum(['oidc', 'saml']),
+      connectionId: z.string(),
+      expiresAt: z.number(),
+      data: z.record(z.string(), z.unknown()),
+    }) satisfies z.ZodType<LoginState>,
+    z.object({
+      id: z.string(),
+      kind: z.enum(['oidc', 'saml']),
+      connectionId: z.string(),
+      spentAt: z.number(),
+      expiresAt: z.number(),
+    }) satisfies z.ZodType<SpentLoginState>,
+  ]),
 });
 
 /** A session as stored: what logout revokes and what an authorization refresh re-reads. */

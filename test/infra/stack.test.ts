@@ -522,6 +522,7 @@ describe('observability', () => {
       'dead-letter-queue-not-empty',
       'login-failure-spike',
       'saml-certificate-expiring',
+      'saml-sp-certificate-expiring',
       ...[...stack.functions.keys()].map((name) => `${name}-errors`),
     ].map((name) => `sso-test-${name}`);
     expect([...names].sort()).toEqual(expected.sort());

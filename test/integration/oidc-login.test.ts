@@ -330,7 +330,7 @@ describe('login state', () => {
     expect((await browser.get(callbackUrl, 'application/json')).status).toBe(200);
     const replay = await browser.get(callbackUrl, 'application/json');
     expect(replay.status).toBe(400);
-    expect(errorCode(replay)).toBe('state_invalid');
+    expect(errorCode(replay)).toBe('state_replayed');
   });
 
   it('refuses a state minted for another connection, and that state is spent', async () => {
@@ -342,7 +342,7 @@ describe('login state', () => {
     const refused = await browser.get(moved, 'application/json');
     expect(refused.status).toBe(400);
     expect(errorCode(refused)).toBe('state_connection_mismatch');
-    expect(errorCode(await browser.get(callbackUrl, 'application/json'))).toBe('state_invalid');
+    expect(errorCode(await browser.get(callbackUrl, 'application/json'))).toBe('state_replayed');
   });
 
   it('refuses a state that was never issued, and a callback without one', async () => {

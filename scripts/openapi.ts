@@ -1007,13 +1007,18 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     session: {
       oneOf: [
         ref('SessionClaims'),
-        obj({
-          sub: str(),
-          tid: str(),
-          role: str({ enum: ROLES }),
-          amr: { type: 'array', items: { const: 'token' } },
-          tokenId: str(),
-        }),
+        obj(
+          {
+            sub: str({ description: 'User id.' }),
+            tid: str({ description: 'Tenant id.' }),
+            email: str({ format: 'email' }),
+            role: str({ enum: ROLES }),
+            groups: { type: 'array', items: ref('SessionGroup') },
+            amr: { type: 'array', items: { const: 'token' } },
+            tokenId: str(),
+          },
+          ['sub', 'tid', 'email', 'role', 'groups', 'amr', 'tokenId'],
+        ),
       ],
     },
   }),

@@ -107,11 +107,17 @@ function stringRecord(input: Record<string, string | undefined> | undefined): Re
   return out;
 }
 
-/** Turns an API Gateway HTTP API (payload v2) event into the request an operation sees. */
+/**
+ * Turns an API Gateway HTTP API (payload v2) event into the request an operation sees. The body is
+ * parsed when an operation first reads it, which is after it has authorized the caller: a caller
+ * who may not use a route learns nothing from how its body is refused (not even that it is
+ * malformed JSON, too deep, or of the wrong media type).
+ */
 export function toRequest(event: HttpEvent): HttpRequest {
   const headers = lowerCaseHeaders(event.headers);
   const rawBody = decodeBody(event);
   const cookieHeader = headers.cookie;
+  let parsed: { value: unknown } | undefined;
   return {
     routeKey: event.routeKey,
     method: event.requestContext.http.method.toUpperCase(),
@@ -120,7 +126,10 @@ export function toRequest(event: HttpEvent): HttpRequest {
     query: stringRecord(event.queryStringParameters),
     headers,
     cookies: parseCookies(event.cookies ?? (cookieHeader ? [cookieHeader] : [])),
-    body: parseBody(headers['content-type'], rawBody),
+    get body() {
+      parsed ??= { value: parseBody(headers['content-type'], rawBody) };
+      return parsed.value;
+    },
     rawBody,
     sourceIp: event.requestContext.http.sourceIp,
     requestId: event.requestContext.requestId || randomUUID(),

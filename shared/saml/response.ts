@@ -129,6 +129,7 @@ function checkSignatureShape(signature: Element, allowSha1: boolean): void {
 export async function validateResponse(xml: string, checks: ResponseChecks): Promise<ValidatedAssertion> {
   const { doc, response } = parseResponse(xml);
   checkStatus(response);
+  checkSignedEnvelopeBeforeDecrypting(response, checks);
   const { assertion, encrypted } = await theOneAssertion(doc, response, checks.decryptionKeys);
   const { responseId, assertionId } = checkIds(doc, response, assertion);
   checkSignatures(doc, response, assertion, encrypted, checks);
@@ -264,6 +265,21 @@ function checkSignatures(
     throw refuse(400, 'invalid_signature', 'The Response must be signed.');
   if (checks.wantAssertionsSigned && !assertionSigned)
     throw refuse(400, 'invalid_signature', 'The Assertion must be signed.');
+}
+
+/**
+ * A signed Response around an encrypted assertion is verified before anything is decrypted, so
+ * our private key never works on ciphertext the IdP did not sign (no decryption oracle for a
+ * tampered message). checkSignatures verifies it again with everything else, on the same rules.
+ */
+function checkSignedEnvelopeBeforeDecrypting(response: Element, checks: ResponseChecks): void {
+  const signature = childElements(response, NS.dsig, 'Signature')[0];
+  if (!signature || childElements(response, NS.assertion, 'EncryptedAssertion').length === 0) return;
+  if (checks.idp.certificates.length === 0)
+    throw refuse(400, 'invalid_signature', 'The connection has no IdP signing certificate.');
+  checkSignatureShape(signature, checks.allowSha1);
+  if (!verifyEnvelopedSignature(signature, response, signingKeys(checks.idp)))
+    throw refuse(400, 'invalid_signature', 'The signature is not valid for the IdP’s certificates.');
 }
 
 /** Issuers (Web SSO profile 4.1.4.2): both present and both the IdP's entityID. */

@@ -3,6 +3,7 @@ import { CONFIG_TTL_MS, TtlCache } from '../cache.ts';
 import type { Connection } from '../connections/model.ts';
 import { Errors } from '../errors.ts';
 import type { Db } from '../runtime.ts';
+import { isConditionFailure } from './conditions.ts';
 import * as entities from './entities.ts';
 import { keys } from './keys.ts';
 import { queryAll } from './query.ts';
@@ -108,22 +109,35 @@ export async function deleteConnection(
 }
 
 /** Stores a live test's findings without touching the configuration (no version bump). */
+/**
+ * Records a live test's findings, if the connection is still the version the test read: a test
+ * takes seconds (a metadata fetch, a bind), and an admin's change meanwhile (an SP key rotation, a
+ * PATCH) must not be overwritten by what the test derived from the older version. False when it
+ * changed; the next test or refresh records.
+ */
 export async function recordLiveTest(
   db: Db,
-  connection: Pick<Connection, 'tenantId' | 'id'>,
+  connection: Pick<Connection, 'tenantId' | 'id' | 'version'>,
   result: { compatibility: Connection['compatibility']; derived?: Record<string, unknown> },
-): Promise<void> {
+): Promise<boolean> {
   forget(db, connection.id);
-  await db.doc.send(
-    new UpdateCommand({
-      TableName: db.table,
-      Key: entities.connection.key(connection.tenantId, connection.id),
-      UpdateExpression: result.derived ? 'SET compatibility = :c, derived = :d' : 'SET compatibility = :c',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: {
-        ':c': result.compatibility,
-        ...(result.derived ? { ':d': result.derived } : {}),
-      },
-    }),
-  );
+  try {
+    await db.doc.send(
+      new UpdateCommand({
+        TableName: db.table,
+        Key: entities.connection.key(connection.tenantId, connection.id),
+        UpdateExpression: result.derived ? 'SET compatibility = :c, derived = :d' : 'SET compatibility = :c',
+        ConditionExpression: 'attribute_exists(pk) AND version = :v',
+        ExpressionAttributeValues: {
+          ':c': result.compatibility,
+          ':v': connection.version,
+          ...(result.derived ? { ':d': result.derived } : {}),
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 }

@@ -274,6 +274,40 @@ describe('every admin route authorizes before it reads its input', () => {
     },
   );
 
+  it('refuses the caller before a body that does not even parse (malformed, too deep, wrong type)', async () => {
+    const bodies: [string, string][] = [
+      ['{', 'application/json'],
+      ['['.repeat(100) + ']'.repeat(100), 'application/json'],
+      ['plain text', 'text/plain'],
+    ];
+    for (const [body, type] of bodies) {
+      const headers = { 'content-type': type };
+      const anonymous = await stack.call('POST', '/admin/tenants', { token: null, body, headers });
+      expect(anonymous.status).toBe(401);
+      const owner = await stack.call('POST', '/admin/tenants', {
+        token: jwt[`${A}:owner`] ?? '',
+        body,
+        headers,
+      });
+      expect(owner.status).toBe(403);
+      const otherTenant = await stack.call('PATCH', `/admin/tenants/${A}`, {
+        token: jwt[`${B}:owner`] ?? '',
+        body,
+        headers,
+      });
+      expect(otherTenant.status).toBe(404);
+      const member = await stack.call('PATCH', `/admin/tenants/${A}`, {
+        token: jwt[`${A}:member`] ?? '',
+        body,
+        headers,
+      });
+      expect(member.status).toBe(403);
+      // the operator, who may use the route, learns why the body is refused
+      const operator = await stack.call<ErrorBody>('PATCH', `/admin/tenants/${A}`, { body, headers });
+      expect([400, 415]).toContain(operator.status);
+    }
+  });
+
   it('keeps POST /account/password to sessions before it reads the body', async () => {
     const token = tokens[`${A}:member`] ?? '';
     const res = await stack.call<ErrorBody>('POST', '/account/password', { token, body: { bogus: true } });

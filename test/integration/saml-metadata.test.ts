@@ -1,9 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idpMetadata, makeIdpKey } from '../../local/demo/saml-idp.ts';
 import { runtime } from '../../shared/runtime.ts';
 import { refreshAllSamlMetadata } from '../../shared/saml/refresh-job.ts';
+import { recordLiveTest } from '../../shared/store/connections.ts';
+import { keys } from '../../shared/store/keys.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 let stack: TestStack;
@@ -76,5 +79,42 @@ describe('IdP metadata from a URL', () => {
       compatible: false,
       problems: [{ code: 'metadata_fetch_failed' }],
     });
+  });
+});
+
+describe('the scheduled refresh and live tests, against everything else going on', () => {
+  it('goes on past a connection it cannot read, and never writes over a change made meanwhile', async () => {
+    served = { status: 200, body: idpMetadata(ENTITY, [oldKey.certDer], 'https://idp.url.test/sso') };
+    const good = await stack.call<View & { version: number }>('POST', '/admin/tenants/meta-co/connections', {
+      body: { type: 'saml', name: 'Good', saml: { idpMetadataUrl: metadataUrl } },
+    });
+    const broken = await stack.call<View>('POST', '/admin/tenants/meta-co/connections', {
+      body: { type: 'saml', name: 'Broken', saml: { idpMetadataUrl: metadataUrl } },
+    });
+    // a stored config that no longer parses (a later, stricter schema; a bad migration)
+    const rt = runtime();
+    await rt.db.doc.send(
+      new UpdateCommand({
+        TableName: rt.db.table,
+        Key: keys.connection('meta-co', broken.body.id),
+        UpdateExpression: 'SET config = :c',
+        ExpressionAttributeValues: { ':c': { idpMetadataUrl: 42 } },
+      }),
+    );
+    const summary = await refreshAllSamlMetadata(rt);
+    expect(summary.failed).toBeGreaterThanOrEqual(1);
+    expect(summary.refreshed).toBeGreaterThanOrEqual(1);
+
+    // a live test that read version v does not record over version v+1
+    const stale = await recordLiveTest(
+      rt.db,
+      { tenantId: 'meta-co', id: good.body.id, version: 0 },
+      {
+        compatibility: { compatible: false, problems: [{ code: 'stale', message: 'stale' }], warnings: [] },
+      },
+    );
+    expect(stale).toBe(false);
+    const after = await stack.call<View>('GET', `/admin/tenants/meta-co/connections/${good.body.id}`);
+    expect(after.body.compatibility.problems.map((p) => p.code)).not.toContain('stale');
   });
 });

@@ -306,8 +306,26 @@ export function publishedCertificates(
     .map((s) => s.key.certificate);
 }
 
-/** The private key (PEM) that signs AuthnRequests now, if the connection has one. */
+/**
+ * The private key (PEM) that signs AuthnRequests now, if the connection has one. The connection may
+ * be a cached copy from before another container activated the next key and retired this one
+ * (deleting its secret): then the connection is read again, once.
+ */
 export async function signingKey(
+  rt: Runtime,
+  connection: Pick<Connection, 'tenantId' | 'id' | 'secretRefs' | 'config' | 'derived'>,
+): Promise<string | undefined> {
+  try {
+    return await readSigningKey(rt, connection);
+  } catch (error) {
+    if (isAppError(error) && error.status === 503) throw error;
+    const fresh = await getConnection(rt.db, connection.tenantId, connection.id);
+    if (!fresh) throw Errors.notFound('The connection');
+    return readSigningKey(rt, fresh);
+  }
+}
+
+async function readSigningKey(
   rt: Runtime,
   connection: Pick<Connection, 'secretRefs' | 'config' | 'derived'>,
 ): Promise<string | undefined> {

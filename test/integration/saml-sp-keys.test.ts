@@ -4,7 +4,7 @@ import { DOMParser } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encryptAssertion, idpMetadata, signResponse } from '../../local/demo/saml-idp.ts';
 import { ManualClock } from '../../shared/ports/clock.ts';
-import { createDocumentClient } from '../../shared/runtime.ts';
+import { createDocumentClient, runtime } from '../../shared/runtime.ts';
 import {
   authnRequestId,
   IDP_ENTITY,
@@ -390,5 +390,33 @@ describe('the private key', () => {
       expect(answer).not.toContain('PRIVATE KEY');
       for (const body of bodies) expect(answer).not.toContain(body);
     }
+  });
+});
+
+describe('a container holding an older copy of the connection', () => {
+  it('signs with the new key when another one activated it and retired the old key meanwhile', async () => {
+    const g = await samlFixture(stack, 'spkeys-stale');
+    expect((await call('POST', path(g, 'rotate'))).status).toBe(200);
+    await login(g.connectionId); // this container now holds the connection with the old key current
+    // what activate + retire do from another container: the next key current, the old secret gone
+    const item = await connectionItem(g.connectionId);
+    const [oldKey, nextKey] = item.derived?.sp?.keys ?? [];
+    if (!oldKey || !nextKey) throw new Error('expected two keys after rotate');
+    const rt = runtime();
+    await rt.db.doc.send(
+      new UpdateCommand({
+        TableName: rt.db.table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: 'SET derived.sp.#keys = :k, version = :v',
+        ExpressionAttributeNames: { '#keys': 'keys' },
+        ExpressionAttributeValues: {
+          ':k': [{ ...nextKey, activatesAt: clock.now().toISOString() }],
+          ':v': item.version + 1,
+        },
+      }),
+    );
+    await stack.secrets.delete(oldKey.secretRef);
+    const signed = await login(g.connectionId);
+    expect(signed.signedWith(nextKey.certificate)).toBe(true);
   });
 });

@@ -116,10 +116,21 @@ export interface Connector<C = unknown, I = unknown> {
   directoryGroups?(rt: Runtime, connection: Configured<C>, query: string): Promise<DirectoryGroup[]>;
   /** Cleans up what onSave wrote outside the connection item. */
   onDelete?(rt: Runtime, connection: Connection): Promise<void>;
+  /**
+   * Secrets onSave stored that the connection references from `derived`, not `secretRefs` (SAML's
+   * generated SP keys): when the save they were made for is not written, they are deleted.
+   */
+  ownedSecrets?(connection: Pick<Connection, 'derived'>): string[];
 }
 
 /** The capabilities a connector may leave out; the contract test checks the rest exist. */
-export const OPTIONAL_CAPABILITIES = ['refresh', 'liveTest', 'directoryGroups', 'onDelete'] as const;
+export const OPTIONAL_CAPABILITIES = [
+  'refresh',
+  'liveTest',
+  'directoryGroups',
+  'onDelete',
+  'ownedSecrets',
+] as const;
 export const REQUIRED_MEMBERS = [
   'type',
   'schema',

@@ -86,9 +86,14 @@ function movedFields(
  * Secrets are bound to where they go: once the URL, issuer or endpoint that receives one changes,
  * the stored value is discarded (deleted, not only unreferenced) unless this request gives it
  * again, so a tenant admin cannot point the connection at a host of theirs and have the stored
- * secret delivered there.
+ * secret delivered there. A secret the PATCH sets to null is removed (deleted) like a replaced one.
  */
-export function reconcileSecrets(current: Connection, validated: Record<string, unknown>) {
+export function reconcileSecrets(
+  current: Connection,
+  validated: Record<string, unknown>,
+  /** The protocol object of the PATCH itself: a secret it sets to null is removed. */
+  patch: unknown = {},
+) {
   const kept = new Map<string, string>();
   const dropped: string[] = [];
   const discarded = new Map<string, string[]>();
@@ -97,7 +102,7 @@ export function reconcileSecrets(current: Connection, validated: Record<string, 
     const ref = current.secretRefs[key];
     if (ref === undefined) continue;
     const parentExists = path.length === 1 || getAt(validated, path.slice(0, -1)) !== undefined;
-    const given = getAt(validated, path) !== undefined;
+    const given = getAt(validated, path) !== undefined || getAt(patch, path) === null;
     const moved = parentExists && !given ? movedFields(current.type, key, current.config, validated) : [];
     if (parentExists && !given && moved.length === 0) kept.set(key, ref);
     else dropped.push(ref);

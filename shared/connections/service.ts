@@ -119,7 +119,7 @@ export async function createConnection(rt: Runtime, principal: Principal, tenant
   try {
     await repo.createConnection(rt.db, connection);
   } catch (error) {
-    await dropSecrets(rt, Object.values(secretRefs));
+    await dropSecrets(rt, [...Object.values(secretRefs), ...(connector.ownedSecrets?.(connection) ?? [])]);
     throw error;
   }
   await rt.events.publish({
@@ -185,7 +185,7 @@ export async function patchConnection(
   });
 
   const validated = protocolConfig(body);
-  const { kept, dropped, discarded } = reconcileSecrets(current, validated);
+  const { kept, dropped, discarded } = reconcileSecrets(current, validated, patch[type]);
   const config = withGeneratedKey(type, validated, new Set(kept.keys()));
   const { plain, secrets } = splitSecrets(config, connector.secretPaths);
   // A required secret may be missing only because the connection moved, now or in an earlier
@@ -230,7 +230,10 @@ export async function patchConnection(
   try {
     await repo.replaceConnection(rt.db, updated, expected);
   } catch (error) {
-    await dropSecrets(rt, Object.values(newRefs));
+    // what this save made and nothing else refers to: new secrets, and secrets onSave generated
+    const before = new Set(connector.ownedSecrets?.(current) ?? []);
+    const made = (connector.ownedSecrets?.(updated) ?? []).filter((ref) => !before.has(ref));
+    await dropSecrets(rt, [...Object.values(newRefs), ...made]);
     throw error;
   }
   await dropSecrets(rt, dropped);

@@ -143,6 +143,7 @@ export const samlConnector = {
         : {},
     };
   },
+  ownedSecrets: (connection) => spKeysOf(connection).map((k) => k.secretRef),
   onDelete: async (rt, connection) => {
     await unindexSamlConnection(rt.db, connection.id);
     // The generated SP keys' secrets go with the connection (uploaded ones are secretRefs, dropped by the CRUD).

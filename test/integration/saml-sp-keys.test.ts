@@ -1,4 +1,5 @@
 import { createPublicKey, createVerify, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DOMParser } from '@xmldom/xmldom';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -418,5 +419,59 @@ describe('a container holding an older copy of the connection', () => {
     await stack.secrets.delete(oldKey.secretRef);
     const signed = await login(g.connectionId);
     expect(signed.signedWith(nextKey.certificate)).toBe(true);
+  });
+});
+
+describe('an uploaded SP key', () => {
+  it('removed with null gives way to a generated pair: published, signing, the uploaded secret deleted', async () => {
+    const fixtures = new URL('../fixtures/interop/', import.meta.url);
+    const g = await samlFixture(stack, 'spkeys-upload', {
+      spPrivateKeyPem: readFileSync(new URL('TEST-ONLY-sp.key.pem', fixtures), 'utf8'),
+      spCertificatePem: readFileSync(new URL('TEST-ONLY-sp.crt.pem', fixtures), 'utf8'),
+    });
+    const uploadedRef = (await connectionItem(g.connectionId)).secretRefs as Record<string, string>;
+    const removed = await call<{ secretsSet: string[] }>(
+      'PATCH',
+      `/admin/tenants/${g.tenantId}/connections/${g.connectionId}`,
+      { body: { saml: { spPrivateKeyPem: null, spCertificatePem: null } } },
+    );
+    expect(removed.status, removed.text).toBe(200);
+    expect(removed.body.secretsSet).not.toContain('spPrivateKeyPem');
+    await expect(stack.secrets.get(uploadedRef.spPrivateKeyPem ?? '')).rejects.toThrow();
+    const published = await metadata(g.connectionId);
+    expect(published.signing).toHaveLength(1);
+    const [generated] = (await connectionItem(g.connectionId)).derived?.sp?.keys ?? [];
+    expect(generated?.certificate).toBe(published.signing[0]);
+    expect((await login(g.connectionId)).signedWith(published.signing[0] ?? '')).toBe(true);
+  });
+});
+
+describe('keys generated for a save that is not written', () => {
+  it('are deleted: concurrent PATCHes of a connection saved before SP keys leave one key and one secret', async () => {
+    const g = await samlFixture(stack, 'spkeys-race');
+    const spSecrets = () =>
+      stack.secrets.refs().filter((r) => r.includes(`/connections/${g.connectionId}/sp-keys/`));
+    // as saved before SP keys existed
+    const item = await connectionItem(g.connectionId);
+    const rt = runtime();
+    await rt.db.doc.send(
+      new UpdateCommand({
+        TableName: rt.db.table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: 'REMOVE derived.sp',
+      }),
+    );
+    for (const ref of spSecrets()) await stack.secrets.delete(ref);
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        stack.call('PATCH', `/admin/tenants/${g.tenantId}/connections/${g.connectionId}`, {
+          body: { name: `renamed ${i}` },
+        }),
+      ),
+    );
+    expect(answers.filter((a) => a.status === 200).length).toBeGreaterThanOrEqual(1);
+    expect(answers.every((a) => a.status === 200 || a.status === 409)).toBe(true);
+    const keysNow = (await connectionItem(g.connectionId)).derived?.sp?.keys ?? [];
+    expect(spSecrets().sort()).toEqual(keysNow.map((k) => k.secretRef).sort());
   });
 });

@@ -60,6 +60,8 @@ describe('the connector registry', () => {
     expect(has('refresh')).toEqual(['ldap']);
     expect(has('directoryGroups')).toEqual(['ldap']);
     expect(has('liveTest')).toEqual(['saml', 'oidc', 'ldap']);
+    // SAML alone keeps secrets of its own making outside secretRefs (the generated SP keys).
+    expect(has('ownedSecrets')).toEqual(['saml']);
   });
 });
 

@@ -1,3 +1,4 @@
+import * as applications from '#shared/applications/http.ts';
 import { getAudit } from '#shared/audit/http.ts';
 import * as connections from '#shared/connections/http.ts';
 import * as domains from '#shared/domains/http.ts';
@@ -39,4 +40,9 @@ export const handler = httpFunction({
   'GET /admin/tenants/{tenantId}/domains': domains.listDomains,
   'POST /admin/tenants/{tenantId}/domains/{domain}/verify': domains.verifyDomain,
   'DELETE /admin/tenants/{tenantId}/domains/{domain}': domains.removeDomain,
+  'POST /admin/applications': applications.createApplication,
+  'GET /admin/applications': applications.listApplications,
+  'GET /admin/applications/{clientId}': applications.getApplication,
+  'PATCH /admin/applications/{clientId}': applications.patchApplication,
+  'DELETE /admin/applications/{clientId}': applications.deleteApplication,
 });

@@ -24,6 +24,8 @@ export class Data extends Construct {
   readonly secretsPrefix: string;
   /** The path below the prefix where connection secrets go (`tenants/{t}/connections/{c}/...`). */
   readonly connectionSecretsPath = 'tenants';
+  /** The path below the prefix where applications' client secrets go (`applications/{clientId}/...`). */
+  readonly applicationSecretsPath = 'applications';
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);

@@ -246,7 +246,7 @@ export class SsoFunction extends NodejsFunction {
       Validations.of(this.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${prefix}/${path}/*]`,
         reason:
-          'Connection secrets are created at run time with generated names; the grant is limited to their name prefix.',
+          'Connection and application secrets are created at run time with generated names; the grant is limited to their name prefix.',
       });
     }
     return this;

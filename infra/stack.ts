@@ -118,10 +118,11 @@ export class SsoStack extends Stack {
       ...(network ? { network } : {}),
     });
     if (spec.table !== 'none') fn.bindTable(data.table, spec.table, data.indexNames);
-    const { operatorToken, sessionKeys, connections } = spec.secrets;
+    const { operatorToken, sessionKeys, connections, applications } = spec.secrets;
     if (operatorToken) fn.bindSecret('OPERATOR_TOKEN_SECRET_ID', data.operatorToken, operatorToken);
     if (sessionKeys) fn.bindSecret('SESSION_KEYS_SECRET_ID', data.sessionKeys, sessionKeys);
     if (connections) fn.bindSecretPrefix(data.secretsPrefix, data.connectionSecretsPath, connections);
+    if (applications) fn.bindSecretPrefix(data.secretsPrefix, data.applicationSecretsPath, applications);
     if (spec.events) fn.bindBus(this.events.bus);
     if (spec.mail) fn.bindMail(this.mail);
     return fn;

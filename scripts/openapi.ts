@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod';
+import { ApplicationBody, ApplicationListQuery, PatchApplicationBody } from '../shared/applications/model.ts';
 import { AuditQuery } from '../shared/audit/records.ts';
 import { GroupQuery } from '../shared/connections/http.ts';
 import {
@@ -459,6 +460,64 @@ export const ROUTE_DOCS = {
     errors: [401, 403, 404],
   },
 
+  'POST /admin/applications': {
+    tag: 'applications',
+    summary: 'Register an application (OAuth client)',
+    description:
+      'Redirect URIs are absolute, exact (no wildcard, no fragment) and https, except http on localhost or 127.0.0.1 (native apps, RFC 8252 §7.3); at most 20. initiateLoginUri and backchannelLogoutUri are https with the same exception. `tenants` defaults to `all`; each named tenant must exist. A confidential application gets `clientSecret` (32 random bytes, base64url) in this answer only; a public one has none (PKCE).',
+    access: 'operator',
+    body: { ...named({ ApplicationBody }), media: JSON_ONLY, required: true },
+    responses: {
+      201: {
+        description: 'Registered; `clientSecret` is shown this once.',
+        schema: 'ApplicationWithSecret',
+        headers: ['Location', 'ETag'],
+      },
+    },
+    errors: [...BODY_ERRORS, 401, 403],
+  },
+  'GET /admin/applications': {
+    tag: 'applications',
+    summary: 'List the applications',
+    access: 'operator',
+    query: named({ ApplicationListQuery }),
+    responses: { 200: { description: 'A page of applications.', schema: pageOf('Application') } },
+    errors: [400, 401, 403],
+  },
+  'GET /admin/applications/{clientId}': {
+    tag: 'applications',
+    summary: 'Read an application',
+    access: 'operator',
+    versioned: true,
+    responses: { 200: { description: 'The application.', schema: 'Application', headers: ['ETag'] } },
+    errors: [401, 403, 404],
+  },
+  'PATCH /admin/applications/{clientId}': {
+    tag: 'applications',
+    summary: 'Change an application',
+    description:
+      'A JSON merge patch (null removes an optional field and restores its default; arrays replace), validated whole with the rules of creation. The type cannot change. `rotateSecret: true` makes a new secret, answered this once as `clientSecret`, and deletes the old one.',
+    access: 'operator',
+    versioned: true,
+    body: { ...named({ PatchApplicationBody }), media: JSON_ONLY, required: true },
+    responses: {
+      200: {
+        description: 'The changed application; `clientSecret` only after a rotation.',
+        schema: 'ApplicationWithSecret',
+        headers: ['ETag'],
+      },
+    },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  'DELETE /admin/applications/{clientId}': {
+    tag: 'applications',
+    summary: 'Delete an application and its secret',
+    access: 'operator',
+    versioned: true,
+    responses: { 204: { description: 'Deleted.' } },
+    errors: [401, 403, 404, 409],
+  },
+
   'GET /saml/{connectionId}/metadata.xml': {
     tag: 'saml',
     summary: 'SP metadata of a SAML connection',
@@ -823,6 +882,36 @@ const obj = (
   properties,
 });
 
+const APPLICATION_PROPERTIES: Record<string, unknown> = {
+  clientId: str(),
+  name: str(),
+  type: str({ enum: ['confidential', 'public'] }),
+  redirectUris: { type: 'array', items: str() },
+  postLogoutRedirectUris: { type: 'array', items: str() },
+  initiateLoginUri: str(),
+  backchannelLogoutUri: str(),
+  tenants: {
+    oneOf: [{ const: 'all' }, { type: 'array', items: str() }],
+    description: 'The tenants whose members may sign in to it.',
+  },
+  secretSet: { type: 'boolean', description: 'Whether a client secret is stored (never answered again).' },
+  version: { type: 'integer' },
+  createdAt: dateTime,
+  updatedAt: dateTime,
+};
+const APPLICATION_REQUIRED = [
+  'clientId',
+  'name',
+  'type',
+  'redirectUris',
+  'postLogoutRedirectUris',
+  'tenants',
+  'secretSet',
+  'version',
+  'createdAt',
+  'updatedAt',
+];
+
 /** Response shapes: written here, as the operations answer them. */
 const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
   ErrorEnvelope: obj({
@@ -929,6 +1018,16 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
   ),
   DirectoryGroup: obj({ dn: str(), name: str(), externalId: str() }),
   AuditRecord: obj({ id: str(), type: str(), time: dateTime, detail: { type: 'object' } }),
+  Application: obj(APPLICATION_PROPERTIES, APPLICATION_REQUIRED),
+  ApplicationWithSecret: obj(
+    {
+      ...APPLICATION_PROPERTIES,
+      clientSecret: str({
+        description: 'Confidential applications, at creation and rotation only: store it now.',
+      }),
+    },
+    APPLICATION_REQUIRED,
+  ),
   Member: obj(
     {
       id: str(),

@@ -87,7 +87,17 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'The person belongs to other tenants too; only they can change their email.',
   },
-  type_immutable: { status: 400, meaning: 'A connection cannot change its type.' },
+  type_immutable: { status: 400, meaning: 'A connection or an application cannot change its type.' },
+  invalid_redirect_uri: {
+    status: 400,
+    meaning:
+      "An application's redirect URI breaks the rules: absolute http(s), exact (no wildcard, no fragment), https unless loopback (RFC 7591 §3.2.2).",
+  },
+  invalid_client_metadata: {
+    status: 400,
+    meaning:
+      "An application's other settings break the rules: initiateLoginUri or backchannelLogoutUri not https, an unknown tenant, a secret for a public client (RFC 7591 §3.2.2).",
+  },
   secret_missing: {
     status: 409,
     meaning: 'A secret the connection needs is not stored (discarded when its destination changed).',

@@ -30,6 +30,8 @@ export interface FunctionSpec {
     sessionKeys?: 'read' | 'rotate';
     /** Connection secrets under the prefix: read at login, manage (create/delete) from the admin API. */
     connections?: 'read' | 'manage';
+    /** Applications' client secrets under the prefix: manage from the admin API (created, rotated, deleted). */
+    applications?: 'read' | 'manage';
   };
   /** May publish domain events on the bus. */
   events: boolean;
@@ -60,7 +62,7 @@ export const FUNCTIONS = {
     memoryMb: 1024,
     timeoutSeconds: 15,
     table: 'readWrite',
-    secrets: { operatorToken: 'read', sessionKeys: 'read', connections: 'manage' },
+    secrets: { operatorToken: 'read', sessionKeys: 'read', connections: 'manage', applications: 'manage' },
     events: true,
     mail: true,
     directory: true,
@@ -220,6 +222,11 @@ export const ROUTES = [
   { method: 'GET', path: `${T}/domains`, function: 'admin' },
   { method: 'POST', path: `${T}/domains/{domain}/verify`, function: 'admin' },
   { method: 'DELETE', path: `${T}/domains/{domain}`, function: 'admin' },
+  { method: 'POST', path: '/admin/applications', function: 'admin' },
+  { method: 'GET', path: '/admin/applications', function: 'admin' },
+  { method: 'GET', path: '/admin/applications/{clientId}', function: 'admin' },
+  { method: 'PATCH', path: '/admin/applications/{clientId}', function: 'admin' },
+  { method: 'DELETE', path: '/admin/applications/{clientId}', function: 'admin' },
 
   { method: 'GET', path: '/saml/{connectionId}/metadata.xml', function: 'saml-metadata' },
   { method: 'POST', path: '/saml/{connectionId}/acs', function: 'saml-acs' },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
+import type { Application } from '../applications/model.ts';
 import type { Compatibility, Connection } from '../connections/model.ts';
 import type { AuthorizationConfig, ConnectionType, ProvisioningConfig } from '../connections/schema.ts';
 import type { TenantDomain } from '../domains/model.ts';
@@ -629,6 +630,44 @@ export const auditRecord = defineEntity({
   }) satisfies z.ZodType<AuditRecord>,
 });
 
+// ---- Applications (OAuth clients) -------------------------------------------------------------
+
+/** An application the operator registered: never its secret, only the secrets port's reference. */
+export const application = defineEntity({
+  name: 'application',
+  key: keys.application,
+  keysOf: (a: Application) => keys.application(a.clientId),
+  schema: z
+    .object({
+      clientId: z.string(),
+      name: z.string(),
+      type: z.enum(['confidential', 'public']),
+      redirectUris: z.array(z.string()),
+      postLogoutRedirectUris: z.array(z.string()).default(() => []),
+      initiateLoginUri: z.string().optional(),
+      backchannelLogoutUri: z.string().optional(),
+      tenants: z.union([z.literal('all'), z.array(z.string())]),
+      secretRef: z.string().optional(),
+      version: z.number(),
+      createdAt: z.string(),
+      updatedAt: z.string(),
+    })
+    .transform((a): Application => defined(a)),
+});
+
+export interface ApplicationRef {
+  clientId: string;
+}
+
+/** Every application, for the operator's listing; only the client id is stored beside the key. */
+export const applicationIndex = defineEntity({
+  name: 'app-index',
+  key: keys.applicationIndex,
+  keysOf: (a: ApplicationRef) => keys.applicationIndex(a.clientId),
+  attributes: (a: ApplicationRef) => ({ clientId: a.clientId }),
+  schema: z.object({ clientId: z.string() }),
+});
+
 /** Every declaration, by name: what the offline tests walk. */
 export const entities = {
   tenant,
@@ -652,4 +691,6 @@ export const entities = {
   tenantDomain,
   domainClaim,
   auditRecord,
+  application,
+  applicationIndex,
 } as const;

@@ -22,6 +22,7 @@ const P = {
   audit: 'AUDIT#',
   domain: 'DOMAIN#',
   invite: 'INVITE#',
+  application: 'APP#',
 } as const;
 
 /**
@@ -152,4 +153,10 @@ export const keys = {
     sk: `${P.audit}${part(isoTime)}#${eventId}`,
   }),
   auditOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.audit }),
+
+  /** An application (OAuth client) the operator registered, by its client id. */
+  application: (clientId: string): Key => ({ pk: P.application + clientId, sk: 'APP' }),
+  /** Every application, for the operator's paged listing (one small partition). */
+  applicationIndex: (clientId: string): Key => ({ pk: 'APPLICATIONS', sk: P.application + clientId }),
+  applications: () => ({ pk: 'APPLICATIONS', skPrefix: P.application }),
 } as const;

@@ -245,6 +245,18 @@ describe('IAM: least privilege from each spec', () => {
           : ['secretsmanager:GetSecretValue'];
       grants.push(...on(actions, ['connection-secrets']));
     }
+    if (spec.secrets.applications) {
+      const actions =
+        spec.secrets.applications === 'manage'
+          ? [
+              'secretsmanager:CreateSecret',
+              'secretsmanager:GetSecretValue',
+              'secretsmanager:DeleteSecret',
+              'secretsmanager:TagResource',
+            ]
+          : ['secretsmanager:GetSecretValue'];
+      grants.push(...on(actions, ['application-secrets']));
+    }
     if (spec.events) grants.push('events:PutEvents on bus');
     if (spec.mail) grants.push(...on(['ses:SendEmail'], ['ses-identity', 'ses-configuration-set']));
     return [...new Set(grants)].sort();
@@ -260,6 +272,7 @@ describe('IAM: least privilege from each spec', () => {
       'operator-token': stack.data.operatorToken.secretArn,
       'session-keys': stack.data.sessionKeys.secretArn,
       'connection-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/tenants/*`,
+      'application-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/applications/*`,
       bus: stack.events.bus.eventBusArn,
       'ses-identity': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:identity/sso.example.com`,
       'ses-configuration-set': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:configuration-set/sso-test`,
@@ -344,6 +357,7 @@ describe('IAM: least privilege from each spec', () => {
     expect([...resources].sort()).toEqual(
       [
         '*',
+        'application-secrets',
         'bus',
         'connection-secrets',
         'operator-token',

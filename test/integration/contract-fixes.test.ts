@@ -199,6 +199,11 @@ describe('every admin route authorizes before it reads its input', () => {
     [`GET ${T}/domains`]: { access: 'read' },
     [`POST ${T}/domains/{domain}/verify`]: { access: 'manage', invalid: { body: { method: 'telepathy' } } },
     [`DELETE ${T}/domains/{domain}`]: { access: 'manage' },
+    'POST /admin/applications': { access: 'operator', invalid: { body: { name: 'No type' } } },
+    'GET /admin/applications': { access: 'operator', invalid: { query: 'limit=0' } },
+    'GET /admin/applications/{clientId}': { access: 'operator' },
+    'PATCH /admin/applications/{clientId}': { access: 'operator', invalid: BAD_BODY },
+    'DELETE /admin/applications/{clientId}': { access: 'operator', invalid: BAD_IF_MATCH },
   };
   const adminRoutes = ROUTES.filter((r) => r.path.startsWith('/admin/'));
 
@@ -213,7 +218,8 @@ describe('every admin route authorizes before it reads its input', () => {
       .replace('{userId}', randomUUID())
       .replace('{groupId}', 'no-such-group')
       .replace('{xroleId}', 'no-such-xrole')
-      .replace('{domain}', 'example.com');
+      .replace('{domain}', 'example.com')
+      .replace('{clientId}', randomUUID());
 
   /** Sends the invalid input (or, for a route that takes none, a stray body where the method allows one). */
   const send = (method: string, path: string, token: string, invalid: Invalid | undefined) => {

@@ -146,6 +146,20 @@ const samples: Samples = {
   },
   domainClaim: { domain: 'example.com', tenantId, verifiedAt: at, verifiedBy: 'operator' },
   auditRecord: { id: 'e1', type: 'member.added', time: at, tenantId, detail: { userId }, expiresAt: 1 },
+  application: {
+    clientId: connectionId,
+    name: 'Portal',
+    type: 'confidential',
+    redirectUris: ['https://app.example.com/callback'],
+    postLogoutRedirectUris: [],
+    initiateLoginUri: 'https://app.example.com/login',
+    tenants: [tenantId],
+    secretRef: 'ref-2',
+    version: 1,
+    createdAt: at,
+    updatedAt: at,
+  },
+  applicationIndex: { clientId: connectionId },
 };
 
 /** What reading an item back yields where only part of the written value is stored. */
@@ -155,6 +169,7 @@ const readBack: Partial<Record<keyof typeof entities, unknown>> = {
   replayGuard: { expiresAt: 1_900_000_000 },
   attemptCounter: { count: 2, expiresAt: 1_900_000_000 },
   passwordLink: (({ tokenHash: _h, ...link }) => link)(samples.passwordLink),
+  applicationIndex: samples.applicationIndex,
 };
 
 const names = Object.keys(entities) as (keyof typeof entities)[];

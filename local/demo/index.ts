@@ -138,8 +138,14 @@ border-radius:10px;margin:.5rem;text-decoration:none;font-weight:600}.tile small
         } catch {
           id = undefined;
         }
-        if (!id) return (send(res, 400, page('Demo IdP', '<p>Bad AuthnRequest.</p>')), true);
-        if (user) return (send(res, 200, autoPostForm(acsUrl, respond(user, id), relay)), true);
+        if (!id) {
+          send(res, 400, page('Demo IdP', '<p>Bad AuthnRequest.</p>'));
+          return true;
+        }
+        if (user) {
+          send(res, 200, autoPostForm(acsUrl, respond(user, id), relay));
+          return true;
+        }
         const links = DEMO_USERS.map(
           (u) =>
             `<a class="tile" href="/demo/idp/sso?${new URLSearchParams({ SAMLRequest: request, ...(relay ? { RelayState: relay } : {}), user: u.email })}">${esc(u.firstName)} ${esc(u.lastName)}<small>${esc(u.email)}</small></a>`,

@@ -136,32 +136,9 @@ export const invalidMetadata = (message: string, details?: UriProblem[]) =>
   new AppError('invalid_client_metadata', message, details ? { details } : {});
 
 /** What the admin API shows of an application: never its secret, only whether one is set. */
-export interface ApplicationView {
-  clientId: string;
-  name: string;
-  type: ApplicationType;
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  initiateLoginUri?: string;
-  backchannelLogoutUri?: string;
-  tenants: 'all' | string[];
-  secretSet: boolean;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type ApplicationView = Omit<Application, 'secretRef'> & { secretSet: boolean };
 
-export const viewOf = (a: Application): ApplicationView => ({
-  clientId: a.clientId,
-  name: a.name,
-  type: a.type,
-  redirectUris: a.redirectUris,
-  postLogoutRedirectUris: a.postLogoutRedirectUris,
-  ...(a.initiateLoginUri ? { initiateLoginUri: a.initiateLoginUri } : {}),
-  ...(a.backchannelLogoutUri ? { backchannelLogoutUri: a.backchannelLogoutUri } : {}),
-  tenants: a.tenants,
-  secretSet: a.secretRef !== undefined,
-  version: a.version,
-  createdAt: a.createdAt,
-  updatedAt: a.updatedAt,
+export const viewOf = ({ secretRef, ...application }: Application): ApplicationView => ({
+  ...application,
+  secretSet: secretRef !== undefined,
 });

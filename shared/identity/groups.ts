@@ -25,7 +25,6 @@ export const MappingBody = z.strictObject({
   accessLevel: z.enum(ACCESS_LEVELS as [string, ...string[]]).default('member'),
 });
 
-/** A member as its tenant sees it: names and password state are this tenant's own. */
 export async function createGroup(
   rt: Runtime,
   principal: Principal,

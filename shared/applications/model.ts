@@ -41,7 +41,14 @@ export interface Application {
 
 const Uri = z.string().min(1).max(2048);
 const UriList = z.array(Uri).max(MAX_REDIRECT_URIS);
-const Tenants = z.union([z.literal('all'), z.array(TenantId).min(1).max(MAX_APPLICATION_TENANTS)]);
+const Tenants = z.union([
+  z.literal('all'),
+  z
+    .array(TenantId)
+    .min(1)
+    .max(MAX_APPLICATION_TENANTS)
+    .refine((ids) => new Set(ids).size === ids.length, 'must not repeat a tenant'),
+]);
 
 export const ApplicationBody = z.strictObject({
   name: z.string().trim().min(1).max(200),
@@ -98,6 +105,13 @@ export function uriProblem(raw: string, allowPrivate: boolean): string | undefin
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s) URL';
   if (url.username || url.password) return 'must not carry credentials';
+  // Compared byte for byte at authorize and sent back in a Location header: only the form every
+  // URL parser reads alike (no whitespace, control characters or backslashes that WHATWG parsers
+  // quietly repair; an ASCII host; lower-case scheme and host; no numeric or encoded host spellings).
+  const unsafe = [...raw].some((c) => c <= ' ' || c === '\x7f' || c === '\\');
+  if (unsafe) return 'must not contain spaces, control characters or backslashes';
+  if (url.href !== raw) return `must be written in its canonical form: ${url.href}`;
+  if (!/^[a-z0-9.-]+$|^\[::1\]$/.test(url.hostname)) return 'must name an ASCII (punycode) host';
   if (url.protocol === 'http:' && !allowPrivate && !LOOPBACK_HOSTS.has(url.hostname)) {
     return 'must use https (http only for localhost or 127.0.0.1)';
   }

@@ -129,7 +129,7 @@ describe('registering an application', () => {
     expect(stack.secrets.refs().some((r) => r.includes(`applications/${app.clientId}/`))).toBe(false);
   });
 
-  it.each([
+  it.each<[string, Record<string, unknown>, string, string]>([
     ['a relative URI', { redirectUris: ['/callback'] }, 'invalid_redirect_uri', 'redirectUris.0'],
     ['a wildcard', { redirectUris: ['https://*.example.com/cb'] }, 'invalid_redirect_uri', 'redirectUris.0'],
     [
@@ -182,6 +182,25 @@ describe('registering an application', () => {
     ],
     ['an unknown tenant', { tenants: [T, 'no-such-tenant'] }, 'invalid_client_metadata', 'tenants.1'],
     ['an empty tenant list', { tenants: [] }, 'invalid_request', 'tenants'],
+    ['a repeated tenant', { tenants: [T, T] }, 'invalid_request', 'tenants'],
+    // compared byte for byte later and sent back in a Location header: only the canonical form
+    ...[
+      'https://a.example.com/cb\n',
+      ' https://a.example.com/cb',
+      'http://localhost\t/cb',
+      'https:a.example.com/cb',
+      'http://localhost\\@evil.example.com/cb',
+      'http://%6cocalhost/cb',
+      'http://2130706433/cb',
+      'HTTP://LOCALHOST/cb',
+      'https://exämple.example.com/cb',
+      'https://a.example.com',
+    ].map((uri): [string, Record<string, unknown>, string, string] => [
+      `the non-canonical ${JSON.stringify(uri)}`,
+      { redirectUris: [uri] },
+      'invalid_redirect_uri',
+      'redirectUris.0',
+    ]),
   ])('refuses %s with a stable code and writes nothing', async (_what, change, code, path) => {
     const before = (await stack.items()).length;
     const secrets = stack.secrets.refs().length;

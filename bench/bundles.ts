@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { build, type Metafile } from 'esbuild';
+import { FUNCTIONS, type FunctionName } from '../shared/routes.ts';
 import { type ProfileSummary, summarizeProfile } from './lib/profile.ts';
 import { round } from './lib/stats.ts';
 
@@ -20,6 +21,9 @@ import { round } from './lib/stats.ts';
 export const REPO = resolve(import.meta.dirname, '..');
 
 const BANNER = "import { createRequire } from 'module';const require = createRequire(import.meta.url);";
+
+/** infra/function.ts's stand-in for the SES client in functions that send no mail. */
+const MAIL_ABSENT = join(REPO, 'infra', 'mail-absent.ts');
 
 /** The settings of infra/function.ts this benchmark follows, read from its source. */
 export interface Bundling {
@@ -65,6 +69,7 @@ async function bundle(
   outdir: string,
   bundleAwsSdk: boolean,
   sourceMap: boolean,
+  mail: boolean,
 ): Promise<{ file: string; metafile: Metafile }> {
   const file = join(outdir, 'index.mjs');
   const out = await build({
@@ -79,6 +84,8 @@ async function bundle(
     sourcesContent: false,
     // CDK's default externals when the SDK is not bundled (the runtime provides v3).
     external: bundleAwsSdk ? [] : ['@aws-sdk/*'],
+    // as infra/function.ts: the SES client only where the spec declares mail, a stand-in elsewhere
+    ...(mail ? {} : { alias: { '@aws-sdk/client-sesv2': MAIL_ABSENT } }),
     mainFields: ['module', 'main'],
     banner: { js: BANNER },
     metafile: true,
@@ -200,6 +207,7 @@ export async function benchBundles(options: {
         outdir,
         !settings.runtimeSdk.includes(name),
         settings.sourceMap,
+        name in FUNCTIONS && FUNCTIONS[name as FunctionName].mail,
       );
     }
 

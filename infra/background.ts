@@ -16,11 +16,13 @@ export const BACKGROUND_FUNCTIONS = {
     directory: false,
   },
   'saml-metadata-refresh': {
-    description: 'Refreshes SAML IdP metadata and reports signing-certificate expiry',
+    description:
+      'Refreshes SAML IdP metadata, reports certificate expiry, makes SP keys for older connections',
     memoryMb: 512,
     timeoutSeconds: 300,
     table: 'readWrite',
-    secrets: {},
+    // creates the SP key pair of a connection saved before SP keys existed
+    secrets: { connections: 'manage' },
     events: false,
     mail: false,
     directory: false,

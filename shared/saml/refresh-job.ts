@@ -6,7 +6,7 @@ import { getConnection, recordLiveTest } from '../store/connections.ts';
 import { allSamlConnections } from '../store/idp-entities.ts';
 import { samlConnector } from './connector.ts';
 import type { SamlDerived } from './metadata.ts';
-import { spDaysToExpiry } from './sp-keys.ts';
+import { ensureSpKeys, spDaysToExpiry } from './sp-keys.ts';
 
 /**
  * The scheduled SAML job: re-fetch every metadata URL (the last good copy stays when a fetch
@@ -69,8 +69,11 @@ async function refreshOne(rt: Runtime, tenantId: string, connectionId: string, s
       MetricUnit.Count,
     );
   }
+  // A connection saved before SP keys gets its pair here rather than on an anonymous first read
+  // of its metadata (after the metadata is recorded: the key write bumps the version).
+  const withKeys = await ensureSpKeys(rt, saml);
   // Our own certificates (the SP's, published in our metadata): the same report, its own alarm.
-  const spDays = spDaysToExpiry(connection, rt.clock.now());
+  const spDays = spDaysToExpiry(withKeys, rt.clock.now());
   if (spDays !== undefined) {
     summary.minSpDaysToExpiry = Math.min(summary.minSpDaysToExpiry, spDays);
     countWith(

@@ -118,3 +118,27 @@ describe('the scheduled refresh and live tests, against everything else going on
     expect(after.body.compatibility.problems.map((p) => p.code)).not.toContain('stale');
   });
 });
+
+describe('connections saved before SP keys', () => {
+  it('get their key pair from the scheduled job, not from an anonymous first read', async () => {
+    served = { status: 200, body: idpMetadata(ENTITY, [oldKey.certDer], 'https://idp.url.test/sso') };
+    const created = await stack.call<View>('POST', '/admin/tenants/meta-co/connections', {
+      body: { type: 'saml', name: 'Old', saml: { idpMetadataUrl: metadataUrl } },
+    });
+    const rt = runtime();
+    const key = keys.connection('meta-co', created.body.id);
+    await rt.db.doc.send(
+      new UpdateCommand({ TableName: rt.db.table, Key: key, UpdateExpression: 'REMOVE derived.sp' }),
+    );
+    const spKeys = async () =>
+      (
+        (await stack.items()).find((i) => i.pk === key.pk && i.sk === key.sk)?.derived as {
+          sp?: { keys?: unknown[] };
+        }
+      )?.sp?.keys ?? [];
+    expect(await spKeys()).toHaveLength(0);
+    const summary = await refreshAllSamlMetadata(rt);
+    expect(await spKeys()).toHaveLength(1);
+    expect(Number.isFinite(summary.minSpDaysToExpiry)).toBe(true);
+  });
+});

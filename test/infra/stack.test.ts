@@ -233,29 +233,20 @@ describe('IAM: least privilege from each spec', () => {
       if (spec.secrets.sessionKeys === 'rotate') actions.push('secretsmanager:PutSecretValue');
       grants.push(...on(actions, ['session-keys']));
     }
-    if (spec.secrets.connections) {
-      const actions =
-        spec.secrets.connections === 'manage'
-          ? [
-              'secretsmanager:CreateSecret',
-              'secretsmanager:GetSecretValue',
-              'secretsmanager:DeleteSecret',
-              'secretsmanager:TagResource',
-            ]
-          : ['secretsmanager:GetSecretValue'];
-      grants.push(...on(actions, ['connection-secrets']));
-    }
+    // secrets the code creates under a name prefix: read, or manage (create, read, delete, tag)
+    const prefixActions = (access: 'read' | 'manage') =>
+      access === 'manage'
+        ? [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:DeleteSecret',
+            'secretsmanager:TagResource',
+          ]
+        : ['secretsmanager:GetSecretValue'];
+    if (spec.secrets.connections)
+      grants.push(...on(prefixActions(spec.secrets.connections), ['connection-secrets']));
     if (spec.secrets.applications) {
-      const actions =
-        spec.secrets.applications === 'manage'
-          ? [
-              'secretsmanager:CreateSecret',
-              'secretsmanager:GetSecretValue',
-              'secretsmanager:DeleteSecret',
-              'secretsmanager:TagResource',
-            ]
-          : ['secretsmanager:GetSecretValue'];
-      grants.push(...on(actions, ['application-secrets']));
+      grants.push(...on(prefixActions(spec.secrets.applications), ['application-secrets']));
     }
     if (spec.events) grants.push('events:PutEvents on bus');
     if (spec.mail) grants.push(...on(['ses:SendEmail'], ['ses-identity', 'ses-configuration-set']));

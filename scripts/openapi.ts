@@ -138,10 +138,17 @@ const loginAnswer = (what: string): Record<number, ResponseDoc> => ({
   },
   303: {
     description:
-      "Signed in: to the requested redirect when it is on the tenant's allowedRedirectUrls, else the tenant's appUrl, else its login page; sets the sso_session cookie.",
+      "Signed in; sets the sso_session cookie. Lands, in order: at the requested redirect when it is an OAuth interaction URL of this service (`{BASE_URL}/oauth/interaction/{uid}`), whatever the tenant allows; at the initiateLoginUri of the tenant's defaultApplication (when it still allows the tenant and has one) with `iss`, `login_hint` (the email) and `target_link_uri` (the requested redirect when allowed, else appUrl, else none) added, OIDC Core 4; at the requested redirect when it is on the tenant's allowedRedirectUrls; at appUrl; at the tenant's login page.",
     headers: ['Location', 'Set-Cookie'],
   },
 });
+
+/** The `redirect` parameter of the login page and of each login start. */
+const REDIRECT_QUERY = {
+  name: 'redirect',
+  description:
+    "Where to land after login: an OAuth interaction URL of this service (`{BASE_URL}/oauth/interaction/{uid}`), or a URL under the tenant's allowedRedirectUrls; anything else is ignored.",
+};
 
 const T = '/admin/tenants/{tenantId}';
 const C = `${T}/connections/{connectionId}`;
@@ -159,7 +166,8 @@ export const ROUTE_DOCS = {
   'POST /admin/tenants': {
     tag: 'tenants',
     summary: 'Create a tenant',
-    description: '`id` is a slug the operator chooses; it appears in URLs such as `/t/{tenantId}/login`.',
+    description:
+      '`id` is a slug the operator chooses; it appears in URLs such as `/t/{tenantId}/login`. A `defaultApplication` must name an application that allows the tenant and has an initiateLoginUri (400 invalid_default_application).',
     access: 'operator',
     body: {
       ...named({ CreateTenantBody }, { settings: ref('TenantSettings') }),
@@ -181,7 +189,7 @@ export const ROUTE_DOCS = {
     tag: 'tenants',
     summary: "Change a tenant's name or settings",
     description:
-      'Settings are merged into the current ones; a null value resets that setting to its default.',
+      'Settings are merged into the current ones; a null value resets that setting to its default. A `defaultApplication` given here must name an application that allows the tenant and has an initiateLoginUri (400 invalid_default_application, nothing written); one that stops fitting later is ignored at login (logins land at appUrl).',
     access: 'tenantAdmin',
     versioned: true,
     body: {
@@ -546,7 +554,7 @@ export const ROUTE_DOCS = {
     tag: 'saml',
     summary: 'SP-initiated login: redirect to the IdP with an AuthnRequest',
     access: 'public',
-    query: [{ name: 'redirect', description: 'Where to land after login, if the tenant allows it.' }],
+    query: [REDIRECT_QUERY],
     responses: { 302: { description: "To the IdP's single sign-on service.", headers: ['Location'] } },
     errors: [400, 403, 404, 409],
   },
@@ -557,10 +565,13 @@ export const ROUTE_DOCS = {
       'Authorization code flow with PKCE (S256), state and nonce. As the initiate-login URI (OIDC Core 4), `iss` must be this connection’s issuer.',
     access: 'public',
     query: [
-      { name: 'redirect', description: 'Where to land after login, if the tenant allows it.' },
+      REDIRECT_QUERY,
       { name: 'iss', description: 'Third-party-initiated login: the issuer starting it.' },
       { name: 'login_hint', description: 'Passed on to the IdP.' },
-      { name: 'target_link_uri', description: 'Where to land, kept only when the tenant allows it.' },
+      {
+        name: 'target_link_uri',
+        description: 'Where to land, kept only as `redirect` would be; it takes precedence over `redirect`.',
+      },
     ],
     responses: {
       302: {
@@ -596,6 +607,7 @@ export const ROUTE_DOCS = {
     summary: 'Email and password, bound against the tenant’s directory',
     description: 'From the hosted login page (a form with its CSRF field) or as JSON.',
     access: 'public',
+    query: [{ name: 'redirect', description: 'As `redirectTo` in the body, which takes precedence.' }],
     body: { ...named({ LdapLoginBody }), media: JSON_OR_FORM, required: true },
     responses: loginAnswer('Signed in'),
     errors: [...BODY_ERRORS, 401, 403, 404, 409, 429, 503],
@@ -688,7 +700,7 @@ export const ROUTE_DOCS = {
     tag: 'login page',
     summary: 'The tenant’s hosted login page',
     access: 'public',
-    query: [{ name: 'redirect', description: 'Where to land after login, if the tenant allows it.' }],
+    query: [REDIRECT_QUERY],
     responses: {
       200: {
         description: 'An HTML page; sets the CSRF cookie.',
@@ -745,6 +757,155 @@ export const ROUTE_DOCS = {
     summary: 'Session verification keys (ES256)',
     access: 'public',
     responses: { 200: { description: 'A JWK set.', schema: 'Jwks' } },
+    errors: [],
+  },
+
+  'GET /.well-known/openid-configuration': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'OpenID Provider discovery',
+    description:
+      'Issuer = the base URL. Endpoints below, `jwks_uri` = /.well-known/jwks.json, code flow with PKCE S256, client_secret_basic / client_secret_post / none.',
+    access: 'public',
+    responses: { 200: { description: 'The discovery document (OpenID Connect Discovery 1.0).' } },
+    errors: [],
+  },
+  'GET /oauth/authorize': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Authorization endpoint (code flow)',
+    description:
+      'Standard parameters plus `organization` (tenant id), `login_hint` (email: finds the tenant), `connection` (straight to that IdP), `prompt=login|none`, `max_age`, `resource` (RFC 8707). A browser with a fresh sign-in session for the tenant gets a code at once; otherwise it is sent to sign in. Once client and redirect_uri are known, errors go back to the redirect_uri (RFC 6749 §4.1.2.1); before that, an HTML error page.',
+    access: 'public',
+    responses: {
+      303: { description: 'To the redirect_uri with `code` and `state` (or `error`), or to sign in.', headers: ['Location', 'Set-Cookie'] },
+      400: { description: 'Unknown client or unregistered redirect_uri: an HTML error page.', media: 'text/html' },
+    },
+    errors: [],
+  },
+  'GET /oauth/authorize/{uid}': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Resumes an authorization request after sign-in (the library’s route)',
+    access: 'public',
+    responses: { 303: { description: 'To the redirect_uri with the code.', headers: ['Location', 'Set-Cookie'] } },
+    errors: [],
+  },
+  'GET /oauth/interaction/{uid}': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Continues an application’s sign-in: chooses the tenant and sends the person to sign in',
+    access: 'public',
+    responses: {
+      200: { description: '"Find your workspace" (an email form, or the organizations to choose from).', media: 'text/html' },
+      303: { description: 'To sign in (hosted page or the named connection), or back to the authorization.', headers: ['Location', 'Set-Cookie'] },
+    },
+    errors: [400],
+  },
+  'POST /oauth/interaction/{uid}': {
+    tag: 'applications (OpenID Provider)',
+    summary: '"Find your workspace": the email decides the tenant',
+    access: 'public',
+    responses: {
+      200: { description: 'The organizations to choose from, or "not found".', media: 'text/html' },
+      303: { description: 'To the one organization’s sign-in.', headers: ['Location'] },
+    },
+    errors: [400],
+  },
+  'POST /oauth/token': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Token endpoint',
+    description:
+      'Form body. `authorization_code` (single use, 60 s, bound to client, redirect_uri and PKCE; a replayed code revokes what it issued), `refresh_token` (rotating; reuse of a spent one revokes the grant; re-checks the membership and, for LDAP, re-reads groups after the authorization TTL), `urn:ietf:params:oauth:grant-type:device_code`. Errors as RFC 6749 §5.2 (`invalid_grant`, `invalid_client`, …).',
+    access: 'public',
+    responses: {
+      200: { description: '`access_token` (≤ 15 min), `id_token`, `refresh_token` with offline_access.' },
+      400: { description: 'RFC 6749 error (`invalid_grant`, `invalid_request`, `authorization_pending`, …).' },
+      401: { description: '`invalid_client`.' },
+    },
+    errors: [],
+  },
+  'GET /oauth/userinfo': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'UserInfo: the ID token’s claims for an access token',
+    access: 'public',
+    responses: { 200: { description: 'sub, email, names, org_id, role, groups.' }, 401: { description: '`invalid_token`.' } },
+    errors: [],
+  },
+  'POST /oauth/userinfo': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'UserInfo (POST)',
+    access: 'public',
+    responses: { 200: { description: 'As GET.' }, 401: { description: '`invalid_token`.' } },
+    errors: [],
+  },
+  'POST /oauth/revoke': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Token revocation (RFC 7009)',
+    access: 'public',
+    responses: { 200: { description: 'Revoked (or unknown).' } },
+    errors: [],
+  },
+  'POST /oauth/introspect': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Token introspection (RFC 7662), for the token’s own client',
+    access: 'public',
+    responses: { 200: { description: '`{active, …}`.' } },
+    errors: [],
+  },
+  'GET /oauth/logout': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'RP-initiated logout (`id_token_hint`, `post_logout_redirect_uri`, `state`)',
+    access: 'public',
+    responses: { 200: { description: 'The sign-out confirmation page.', media: 'text/html' } },
+    errors: [],
+  },
+  'POST /oauth/logout': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'RP-initiated logout with the parameters as a form',
+    access: 'public',
+    responses: { 303: { description: 'To GET /oauth/logout with the same parameters.', headers: ['Location'] } },
+    errors: [],
+  },
+  'POST /oauth/logout/confirm': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Confirms sign-out: ends the OP session and the sign-in session, back-channel logout to applications',
+    access: 'public',
+    responses: { 303: { description: 'To the post_logout_redirect_uri or the success page.', headers: ['Location', 'Set-Cookie'] } },
+    errors: [],
+  },
+  'GET /oauth/logout/success': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Signed out',
+    access: 'public',
+    responses: { 200: { description: 'A page.', media: 'text/html' } },
+    errors: [],
+  },
+  'POST /oauth/device': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Device authorization (RFC 8628), with `organization` / `login_hint` as at authorize',
+    access: 'public',
+    responses: { 200: { description: '`device_code`, `user_code`, `verification_uri`, `verification_uri_complete`, `expires_in`, `interval`.' } },
+    errors: [],
+  },
+  'GET /device': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Enter the user code (or open `verification_uri_complete`)',
+    access: 'public',
+    responses: { 200: { description: 'A page.', media: 'text/html' } },
+    errors: [],
+  },
+  'POST /device': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Submit or confirm the user code',
+    access: 'public',
+    responses: {
+      200: { description: 'The confirmation or success page.', media: 'text/html' },
+      303: { description: 'To sign in first.', headers: ['Location', 'Set-Cookie'] },
+    },
+    errors: [],
+  },
+  'GET /device/{uid}': {
+    tag: 'applications (OpenID Provider)',
+    summary: 'Resumes the device flow after sign-in (the library’s route)',
+    access: 'public',
+    responses: { 200: { description: 'The confirmation page.', media: 'text/html' } },
     errors: [],
   },
 

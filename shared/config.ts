@@ -30,6 +30,8 @@ const EnvSchema = z.object({
   OPERATOR_TOKEN_SECRET_ID: z.string().default('operator-token'),
   /** Secret id holding the session signing keys (JSON, rotated in place). */
   SESSION_KEYS_SECRET_ID: z.string().default('session-keys'),
+  /** Secret id holding the OpenID Provider's keys (JSON, rotated in place): token and cookie signing. */
+  OAUTH_KEYS_SECRET_ID: z.string().default('oauth-keys'),
   EVENT_BUS_NAME: z.string().default('default'),
   /**
    * Sender of the mail the service sends (invitations, password resets): a plain address on a

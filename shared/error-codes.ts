@@ -66,6 +66,11 @@ export const ERROR_CODES = {
     meaning: "The session's authorization has expired; the user must sign in again.",
   },
   csrf_failed: { status: 403, meaning: 'The sign-in form token is missing or stale.' },
+  interaction_expired: {
+    status: 400,
+    meaning:
+      "An application's sign-in request expired, was completed already, or belongs to another browser; start again from the application.",
+  },
 
   // Resources and concurrency
   already_exists: { status: 409, meaning: 'A resource with this id (or email, or name) already exists.' },
@@ -97,6 +102,11 @@ export const ERROR_CODES = {
     status: 400,
     meaning:
       "An application's other settings break the rules: initiateLoginUri or backchannelLogoutUri not https, an unknown tenant, a secret for a public client (RFC 7591 §3.2.2).",
+  },
+  invalid_default_application: {
+    status: 400,
+    meaning:
+      "A tenant's defaultApplication names no application, one that does not allow the tenant, or one without an initiateLoginUri.",
   },
   secret_missing: {
     status: 409,

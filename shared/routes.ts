@@ -32,6 +32,11 @@ export interface FunctionSpec {
     connections?: 'read' | 'manage';
     /** Applications' client secrets under the prefix: manage from the admin API (created, rotated, deleted). */
     applications?: 'read' | 'manage';
+    /**
+     * The OpenID Provider's keys (ID token and access token signing, cookie signing): read to
+     * publish and verify; rotate for the OP function, which creates the first key.
+     */
+    oauthKeys?: 'read' | 'rotate';
   };
   /** May publish domain events on the bus. */
   events: boolean;
@@ -151,11 +156,11 @@ export const FUNCTIONS = {
     directory: false,
   },
   session: {
-    description: 'Session read, refresh, logout and the session JWKS',
+    description: 'Session read, refresh, logout and the JWKS (session and OpenID Provider keys)',
     memoryMb: 512,
     timeoutSeconds: 15,
     table: 'readWrite',
-    secrets: { sessionKeys: 'rotate', connections: 'read' },
+    secrets: { sessionKeys: 'rotate', connections: 'read', oauthKeys: 'read' },
     events: true,
     mail: false,
     directory: true,
@@ -169,6 +174,18 @@ export const FUNCTIONS = {
     events: true,
     mail: false,
     directory: false,
+  },
+  // The OpenID Provider (oidc-provider) behind every OAuth route: one function, one warm library.
+  oauth: {
+    description: 'OpenID Provider for applications: discovery, authorize, token, userinfo, logout, device',
+    memoryMb: 1024,
+    timeoutSeconds: 15,
+    table: 'readWrite',
+    // sessionKeys: verify sso_session; connections: an LDAP refresh re-reads groups at refresh time.
+    secrets: { oauthKeys: 'rotate', sessionKeys: 'read', applications: 'read', connections: 'read' },
+    events: true,
+    mail: false,
+    directory: true,
   },
   'login-page': {
     description: 'Hosted login page and home-realm discovery',
@@ -249,6 +266,25 @@ export const ROUTES = [
   { method: 'POST', path: '/logout', function: 'session' },
   { method: 'POST', path: '/account/password', function: 'session' },
   { method: 'GET', path: '/.well-known/jwks.json', function: 'session' },
+
+  { method: 'GET', path: '/.well-known/openid-configuration', function: 'oauth' },
+  { method: 'GET', path: '/oauth/authorize', function: 'oauth' },
+  { method: 'GET', path: '/oauth/authorize/{uid}', function: 'oauth' },
+  { method: 'GET', path: '/oauth/interaction/{uid}', function: 'oauth' },
+  { method: 'POST', path: '/oauth/interaction/{uid}', function: 'oauth' },
+  { method: 'POST', path: '/oauth/token', function: 'oauth' },
+  { method: 'GET', path: '/oauth/userinfo', function: 'oauth' },
+  { method: 'POST', path: '/oauth/userinfo', function: 'oauth' },
+  { method: 'POST', path: '/oauth/revoke', function: 'oauth' },
+  { method: 'POST', path: '/oauth/introspect', function: 'oauth' },
+  { method: 'GET', path: '/oauth/logout', function: 'oauth' },
+  { method: 'POST', path: '/oauth/logout', function: 'oauth' },
+  { method: 'POST', path: '/oauth/logout/confirm', function: 'oauth' },
+  { method: 'GET', path: '/oauth/logout/success', function: 'oauth' },
+  { method: 'POST', path: '/oauth/device', function: 'oauth' },
+  { method: 'GET', path: '/device', function: 'oauth' },
+  { method: 'POST', path: '/device', function: 'oauth' },
+  { method: 'GET', path: '/device/{uid}', function: 'oauth' },
 
   { method: 'POST', path: '/tokens', function: 'tokens' },
   { method: 'GET', path: '/tokens', function: 'tokens' },

@@ -124,6 +124,7 @@ export function toRequest(event: HttpEvent): HttpRequest {
     path: event.rawPath,
     params: stringRecord(event.pathParameters),
     query: stringRecord(event.queryStringParameters),
+    rawQuery: event.rawQueryString ?? '',
     headers,
     cookies: parseCookies(event.cookies ?? (cookieHeader ? [cookieHeader] : [])),
     get body() {

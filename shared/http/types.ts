@@ -11,6 +11,8 @@ export interface HttpRequest {
   path: string;
   params: Readonly<Record<string, string>>;
   query: Readonly<Record<string, string>>;
+  /** The query string as sent (no `?`), for protocols that must see repeated parameters. */
+  rawQuery?: string;
   /** Header names lower-cased. */
   headers: Readonly<Record<string, string>>;
   cookies: Readonly<Record<string, string>>;

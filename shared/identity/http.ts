@@ -18,7 +18,7 @@ import {
   sessionCredential,
   verifySession,
 } from './sessions.ts';
-import { signingKeys } from './signing-keys.ts';
+import { oauthKeys, signingKeys } from './signing-keys.ts';
 import { CreateTokenBody, createToken, listTokens, revokeToken } from './tokens.ts';
 
 const signInRequired = () =>
@@ -96,9 +96,22 @@ export const logout: Operation = async (request) => {
   };
 };
 
+/**
+ * GET /.well-known/jwks.json: the session keys and the OpenID Provider's keys (discovery names
+ * this as `jwks_uri`). Public, so applications on other origins may read it.
+ */
 export const jwks: Operation = async () => {
-  const keys = await signingKeys(runtime());
-  return json(200, { keys: keys.map((k) => k.publicJwk) }, { 'cache-control': 'public, max-age=300' });
+  const rt = runtime();
+  const [session, oauth] = await Promise.all([signingKeys(rt), oauthKeys.keys(rt)]);
+  return json(
+    200,
+    { keys: [...oauth, ...session].map((k) => k.publicJwk) },
+    {
+      'cache-control': 'public, max-age=300',
+      'access-control-allow-origin': '*',
+      'cross-origin-resource-policy': 'cross-origin',
+    },
+  );
 };
 
 /** API tokens are made from a session (not from another token), for the CLI. */

@@ -181,7 +181,7 @@ export async function signInWithIdentity(
         detail: { ...base, protocol: connection.type, sessionId: issued.record.id },
       },
     );
-    return loginResponse(rt, request, tenant, issued, requestedRedirect);
+    return await loginResponse(rt, request, tenant, issued, requestedRedirect);
   } catch (thrown) {
     let error = thrown;
     try {

@@ -105,7 +105,7 @@ export async function passwordLogin(rt: Runtime, request: HttpRequest): Promise<
       tenantId: tenant.id,
       detail: { protocol: 'password', userId: user.id, sessionId: issued.record.id },
     });
-    return loginResponse(rt, request, tenant, issued, body.redirectTo);
+    return await loginResponse(rt, request, tenant, issued, body.redirectTo);
   } catch (error) {
     // Unless the password was found wrong (or right), the attempt's places are given back.
     await attempt?.release();

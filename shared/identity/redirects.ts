@@ -60,3 +60,18 @@ export function allowedRedirect(
   }
   return undefined;
 }
+
+/** An OAuth interaction id as the OpenID Provider makes them. */
+const INTERACTION_UID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The candidate when it is exactly an OAuth interaction URL of this service,
+ * `{baseUrl}/oauth/interaction/{uid}` (no query, no fragment, nothing to normalise), else
+ * undefined. The OpenID Provider sends people to sign in with it as their return address, so it is
+ * always a valid landing, whatever the tenant's allowedRedirectUrls.
+ */
+export function interactionUrl(candidate: string | undefined, baseUrl: string): string | undefined {
+  const prefix = `${baseUrl}/oauth/interaction/`;
+  if (!candidate?.startsWith(prefix)) return undefined;
+  return INTERACTION_UID.test(candidate.slice(prefix.length)) ? candidate : undefined;
+}

@@ -7,6 +7,8 @@ import { refreshSession } from '../store/sessions.ts';
 import { tenantForLogin } from '../store/tenants.ts';
 import { ssoOn } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
+import type { SessionRecord } from '../store/sessions.ts';
+import type { Membership } from './model.ts';
 import { resign, revokeSession, verifySession } from './sessions.ts';
 
 const ended = (why: string) =>
@@ -26,6 +28,22 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
     const next = { ...record, role: membership.role };
     return { record: next, ...(await resign(rt, next)), refreshed: false };
   }
+  const next = await reReadAuthorization(rt, record, membership);
+  return { record: next, ...(await resign(rt, next)), refreshed: true };
+}
+
+/**
+ * Re-reads a session's authorization through its connector (LDAP: the directory's groups), stores
+ * and returns the renewed record. A person gone from the directory loses the session (401
+ * session_revoked); a connection or single sign-on turned off gives 401 login_required. Used by
+ * POST /session/refresh and by the OpenID Provider when an application refreshes its tokens.
+ */
+export async function reReadAuthorization(
+  rt: Runtime,
+  record: SessionRecord,
+  membership: Membership,
+): Promise<SessionRecord> {
+  const now = epochSeconds(rt.clock.now());
   const connection = record.connectionId
     ? await getConnection(rt.db, record.tenantId, record.connectionId)
     : undefined;
@@ -66,5 +84,5 @@ export async function refreshAuthorization(rt: Runtime, token: string) {
     tenantId: record.tenantId,
     detail: { userId: record.userId, sessionId: record.id, groups: groups.map((g) => g.id) },
   });
-  return { record: next, ...(await resign(rt, next)), refreshed: true };
+  return next;
 }

@@ -1,12 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { logger } from '../logger.ts';
 import type { Runtime } from '../runtime.ts';
 
 /**
- * Session signing keys (ES256), kept as one JSON secret in the secrets port: newest last. Sessions
- * are signed with the newest key; the JWKS serves the newest and the one before it, so tokens
- * signed just before a rotation still verify until they expire.
+ * ES256 signing keys kept as one JSON secret in the secrets port, newest last: a key ring. The
+ * newest key signs; the JWKS serves the newest and the one before it, so tokens signed just before
+ * a rotation still verify until they expire. Two rings exist, on two secrets: the session keys
+ * (sso_session) and the OpenID Provider's keys (applications' tokens). A verifier knows only its
+ * own ring's key ids, so a token of one can never pass as the other.
  */
 interface StoredKey {
   kid: string;
@@ -21,17 +23,25 @@ export interface SigningKey {
   privateKey: ImportedKey;
   publicKey: ImportedKey;
   publicJwk: JWK;
+  /** The private JWK with `kid`, `alg` and `use`, for libraries that take keys as JWKs. */
+  privateJwk: JWK;
+}
+
+export interface KeyRing {
+  /** The usable keys, newest last; `create` makes the first key when the secret is empty. */
+  keys(rt: Runtime, options?: { refresh?: boolean; create?: boolean }): Promise<SigningKey[]>;
+  /** Adds a new key; the previous one keeps verifying. Returns the new key id. */
+  rotate(rt: Runtime): Promise<string>;
+  /** The newest key, made on first use. */
+  current(rt: Runtime): Promise<SigningKey>;
+  /** The key for a `kid`; an unknown kid re-reads the secret once (another container rotated). */
+  byId(rt: Runtime, kid: string): Promise<SigningKey | undefined>;
+  /** A random secret stored beside the keys (cookie signing), made with the first key. */
+  cookieSecret(rt: Runtime): Promise<string>;
 }
 
 const KEEP = 2;
 const CACHE_MS = 5 * 60 * 1000;
-let cache: { keys: SigningKey[]; until: number } | undefined;
-
-async function readStored(rt: Runtime): Promise<StoredKey[]> {
-  const raw = await rt.secrets.get(rt.config.SESSION_KEYS_SECRET_ID);
-  const parsed = JSON.parse(raw) as { keys?: StoredKey[] };
-  return Array.isArray(parsed.keys) ? parsed.keys : [];
-}
 
 async function newStoredKey(rt: Runtime): Promise<StoredKey> {
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
@@ -52,57 +62,87 @@ async function materialize(stored: StoredKey[]): Promise<SigningKey[]> {
         privateKey: await importJWK(s.privateJwk, 'ES256'),
         publicKey: await importJWK(publicJwk, 'ES256'),
         publicJwk,
+        privateJwk: { ...s.privateJwk, kid: s.kid, alg: 'ES256', use: 'sig' },
       };
     }),
   );
 }
 
-/**
- * The usable keys, newest last. An empty secret (first use after deploy) gets its first key from a
- * function that signs sessions (`create`; its role may write the secret); verifiers only read.
- */
-export async function signingKeys(
-  rt: Runtime,
-  options: { refresh?: boolean; create?: boolean } = {},
-): Promise<SigningKey[]> {
-  if (cache && cache.until > Date.now() && !options.refresh && cache.keys.length > 0) return cache.keys;
-  let stored = await readStored(rt);
-  if (stored.length === 0 && options.create) {
-    await rt.secrets.update(
-      rt.config.SESSION_KEYS_SECRET_ID,
-      JSON.stringify({ keys: [await newStoredKey(rt)] }),
-    );
-    // Read back: if two containers raced, both now use whichever write landed last.
-    stored = await readStored(rt);
-    logger.info('session signing key created');
+interface Stored {
+  keys: StoredKey[];
+  cookieSecret?: string;
+}
+
+/** A key ring on the secret `secretId(rt)` names; `label` goes into the log line of the first key. */
+export function keyRing(label: string, secretId: (rt: Runtime) => string): KeyRing {
+  let cache: { keys: SigningKey[]; cookieSecret: string | undefined; until: number } | undefined;
+
+  async function readStored(rt: Runtime): Promise<Stored> {
+    const parsed = JSON.parse(await rt.secrets.get(secretId(rt))) as Partial<Stored>;
+    return {
+      keys: Array.isArray(parsed.keys) ? parsed.keys : [],
+      ...(typeof parsed.cookieSecret === 'string' ? { cookieSecret: parsed.cookieSecret } : {}),
+    };
   }
-  const keys = await materialize(stored.slice(-KEEP));
-  cache = { keys, until: Date.now() + CACHE_MS };
-  return keys;
+
+  const ring: KeyRing = {
+    async keys(rt, options = {}) {
+      if (cache && cache.until > Date.now() && !options.refresh && cache.keys.length > 0) return cache.keys;
+      let stored = await readStored(rt);
+      if (stored.keys.length === 0 && options.create) {
+        await rt.secrets.update(
+          secretId(rt),
+          JSON.stringify({ keys: [await newStoredKey(rt)], cookieSecret: randomBytes(32).toString('base64url') }),
+        );
+        // Read back: if two containers raced, both now use whichever write landed last.
+        stored = await readStored(rt);
+        logger.info(`${label} signing key created`);
+      }
+      const keys = await materialize(stored.keys.slice(-KEEP));
+      cache = { keys, cookieSecret: stored.cookieSecret, until: Date.now() + CACHE_MS };
+      return keys;
+    },
+    async rotate(rt) {
+      const stored = await readStored(rt);
+      const fresh = await newStoredKey(rt);
+      await rt.secrets.update(
+        secretId(rt),
+        JSON.stringify({ ...stored, keys: [...stored.keys, fresh].slice(-KEEP) }),
+      );
+      cache = undefined;
+      return fresh.kid;
+    },
+    async current(rt) {
+      const key = (await ring.keys(rt, { create: true })).at(-1);
+      if (!key) throw new Error(`no ${label} signing key`);
+      return key;
+    },
+    async byId(rt, kid) {
+      const found = (await ring.keys(rt)).find((k) => k.kid === kid);
+      if (found) return found;
+      return (await ring.keys(rt, { refresh: true })).find((k) => k.kid === kid);
+    },
+    async cookieSecret(rt) {
+      await ring.keys(rt, { create: true });
+      if (cache?.cookieSecret) return cache.cookieSecret;
+      // A secret written before cookie secrets existed: add one beside its keys.
+      const stored = await readStored(rt);
+      const cookieSecret = stored.cookieSecret ?? randomBytes(32).toString('base64url');
+      if (!stored.cookieSecret) await rt.secrets.update(secretId(rt), JSON.stringify({ ...stored, cookieSecret }));
+      cache = undefined;
+      return cookieSecret;
+    },
+  };
+  return ring;
 }
 
-/** Adds a new signing key; the previous one keeps verifying. Returns the new key id. */
-export async function rotateSigningKey(rt: Runtime): Promise<string> {
-  const stored = await readStored(rt);
-  const fresh = await newStoredKey(rt);
-  await rt.secrets.update(
-    rt.config.SESSION_KEYS_SECRET_ID,
-    JSON.stringify({ keys: [...stored, fresh].slice(-KEEP) }),
-  );
-  cache = undefined;
-  return fresh.kid;
-}
+/** The session signing keys (sso_session JWTs). */
+export const sessionKeys = keyRing('session', (rt) => rt.config.SESSION_KEYS_SECRET_ID);
 
-export async function currentKey(rt: Runtime): Promise<SigningKey> {
-  const keys = await signingKeys(rt, { create: true });
-  const key = keys.at(-1);
-  if (!key) throw new Error('no session signing key');
-  return key;
-}
+export const signingKeys: KeyRing['keys'] = (rt, options) => sessionKeys.keys(rt, options);
+export const rotateSigningKey: KeyRing['rotate'] = (rt) => sessionKeys.rotate(rt);
+export const currentKey: KeyRing['current'] = (rt) => sessionKeys.current(rt);
+export const keyById: KeyRing['byId'] = (rt, kid) => sessionKeys.byId(rt, kid);
 
-/** The key for a `kid`; an unknown kid re-reads the secret once (another container rotated). */
-export async function keyById(rt: Runtime, kid: string): Promise<SigningKey | undefined> {
-  const found = (await signingKeys(rt)).find((k) => k.kid === kid);
-  if (found) return found;
-  return (await signingKeys(rt, { refresh: true })).find((k) => k.kid === kid);
-}
+/** The OpenID Provider's signing keys (applications' ID tokens, JWT access tokens, logout tokens). */
+export const oauthKeys = keyRing('OpenID Provider', (rt) => rt.config.OAUTH_KEYS_SECRET_ID);

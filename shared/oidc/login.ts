@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { AppError } from '../errors.ts';
 import type { HttpRequest, HttpResult } from '../http/types.ts';
 import { runLogin } from '../identity/login.ts';
-import { allowedRedirect } from '../identity/redirects.ts';
+import { acceptedRedirect } from '../identity/respond.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { putLoginState } from '../store/one-time.ts';
@@ -49,11 +49,13 @@ export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: stri
     if (iss !== undefined && iss !== metadata.issuer && iss !== config.issuer) {
       throw issuerMismatch('third-party login request');
     }
-    // OIDC Core 4: target_link_uri MUST be checked, or the RP becomes an open redirector. The
-    // identity core checks it again when the login completes.
-    const redirect = allowedRedirect(
+    // OIDC Core 4: target_link_uri MUST be checked, or the RP becomes an open redirector: kept
+    // only when the tenant allows it or it is an OAuth interaction URL of this service (the
+    // OpenID Provider's way back). The identity core checks it again when the login completes.
+    const redirect = acceptedRedirect(
+      rt,
+      tenant,
       param(request, 'target_link_uri') ?? param(request, 'redirect'),
-      tenant.settings.allowedRedirectUrls,
     );
     const loginHint = param(request, 'login_hint');
 

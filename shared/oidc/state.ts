@@ -17,7 +17,7 @@ export const LoginStateData = z.object({
   codeVerifier: z.string().min(43).max(128),
   /** sha256 of the browser binding cookie's value. */
   binding: z.string().min(1),
-  /** An allowed post-login URL (RelayState's OIDC twin), already checked against the tenant's list. */
+  /** An accepted post-login URL (RelayState's OIDC twin): on the tenant's list, or an OAuth interaction URL. */
   redirect: z.string().optional(),
   /** The max_age sent, so auth_time is checked against what was asked (OIDC Core 3.1.2.1). */
   maxAge: z.int().min(0).optional(),

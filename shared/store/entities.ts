@@ -694,3 +694,48 @@ export const entities = {
   application,
   applicationIndex,
 } as const;
+
+// ---- OpenID Provider artifacts (oidc-provider's adapter) --------------------------------------
+
+/** Where an OP artifact stands: its grant, and the sign-in session (sso_session) behind it. */
+export interface OAuthLinks {
+  grantId?: string;
+  /** The sso_session id and tenant, on grants and OP sessions. */
+  ssoSid?: string;
+  tenantId?: string;
+  /** Pointer items (Session uid, device user code) name the artifact they point to. */
+  target?: string;
+}
+
+export interface OAuthArtifact extends OAuthLinks {
+  model: string;
+  id: string;
+  /** The library's payload as JSON text (it may hold values DynamoDB cannot store as a map). */
+  payload: string;
+  expiresAt: number;
+  /** When it was consumed (codes, refresh tokens, device codes), epoch seconds. */
+  consumed?: number;
+}
+
+export const oauthArtifact = defineEntity({
+  name: 'oauth',
+  key: keys.oauth,
+  keysOf: (a: OAuthArtifact) => ({
+    ...keys.oauth(a.model, a.id),
+    ...(a.grantId ? keys.oauthByGrant(a.grantId, a.model, a.id) : {}),
+    ...(a.ssoSid && !a.grantId ? keys.oauthBySso(a.ssoSid, a.model, a.id) : {}),
+  }),
+  schema: z
+    .object({
+      model: z.string(),
+      id: z.string(),
+      payload: z.string(),
+      expiresAt: z.number(),
+      consumed: z.number().optional(),
+      grantId: z.string().optional(),
+      ssoSid: z.string().optional(),
+      tenantId: z.string().optional(),
+      target: z.string().optional(),
+    })
+    .transform((a): OAuthArtifact => defined(a)),
+});

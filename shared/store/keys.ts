@@ -23,6 +23,9 @@ const P = {
   domain: 'DOMAIN#',
   invite: 'INVITE#',
   application: 'APP#',
+  oauth: 'OAUTH#',
+  oauthGrant: 'OAUTHGRANT#',
+  oauthSso: 'OAUTHSSO#',
 } as const;
 
 /**
@@ -159,4 +162,19 @@ export const keys = {
   /** Every application, for the operator's paged listing (one small partition). */
   applicationIndex: (clientId: string): Key => ({ pk: 'APPLICATIONS', sk: P.application + clientId }),
   applications: () => ({ pk: 'APPLICATIONS', skPrefix: P.application }),
+
+  /** An OpenID Provider artifact (oidc-provider model + id): codes, tokens, grants, OP sessions. */
+  oauth: (model: string, id: string): Key => ({ pk: `${P.oauth}${part(model)}#${id}`, sk: 'OAUTH' }),
+  /** gsi1: the artifacts a grant issued (codes, access and refresh tokens, device codes). */
+  oauthByGrant: (grantId: string, model: string, id: string): Gsi1Key => ({
+    gsi1pk: P.oauthGrant + grantId,
+    gsi1sk: `${P.oauth}${part(model)}#${id}`,
+  }),
+  oauthOfGrant: (grantId: string) => ({ gsi1pk: P.oauthGrant + grantId }),
+  /** gsi1: the grants and OP sessions a sign-in session (sso_session) stands behind. */
+  oauthBySso: (ssoSid: string, model: string, id: string): Gsi1Key => ({
+    gsi1pk: P.oauthSso + ssoSid,
+    gsi1sk: `${P.oauth}${part(model)}#${id}`,
+  }),
+  oauthOfSso: (ssoSid: string) => ({ gsi1pk: P.oauthSso + ssoSid }),
 } as const;

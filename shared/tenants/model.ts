@@ -10,6 +10,14 @@ export const TenantId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be a lower-case slug of 2 to 63 characters');
 
+/** An application's client id: a canonical (lower-case) UUID. */
+export const ClientId = z
+  .string()
+  .regex(
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    'must be an application client id (a lower-case UUID)',
+  );
+
 const WebUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048);
 
 export const LoginThrottle = z.strictObject({
@@ -30,6 +38,14 @@ export const TenantSettings = z.strictObject({
     .transform((roles) => [...new Set(roles)]),
   appUrl: WebUrl.optional(),
   allowedRedirectUrls: z.array(WebUrl).max(50).default([]),
+  /**
+   * The client id of the application IdP-initiated logins land in (through its initiateLoginUri,
+   * OIDC Core §4); without one they land at `appUrl`. It must allow the tenant and have an
+   * initiateLoginUri when set; if it later stops doing so, logins land at `appUrl` again.
+   */
+  defaultApplication: ClientId.describe(
+    'The client id of the application IdP-initiated logins land in, through its initiateLoginUri; without one, appUrl. It must allow the tenant and have an initiateLoginUri.',
+  ).optional(),
   sessionTtlSeconds: z
     .int()
     .min(300)
@@ -70,3 +86,13 @@ export interface Tenant {
  * predate the flag (no value) counts as on, the default.
  */
 export const ssoOn = (tenant: Pick<Tenant, 'settings'>): boolean => tenant.settings.ssoEnabled !== false;
+
+/**
+ * Whether an application can be a tenant's landing application: it lets the tenant's members in
+ * (`tenants` is `all` or names the tenant) and has an initiateLoginUri to start its login at.
+ */
+export const landsTenant = <A extends { tenants: 'all' | readonly string[]; initiateLoginUri?: string }>(
+  app: A,
+  tenantId: string,
+): app is A & { initiateLoginUri: string } =>
+  app.initiateLoginUri !== undefined && (app.tenants === 'all' || app.tenants.includes(tenantId));

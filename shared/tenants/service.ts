@@ -4,8 +4,15 @@ import { AppError, Errors } from '../errors.ts';
 import { validate } from '../http/request.ts';
 import { mergePatch } from '../merge-patch.ts';
 import type { Runtime } from '../runtime.ts';
+import { getApplication } from '../store/applications.ts';
 import * as repo from '../store/tenants.ts';
-import { type CreateTenantBody, type PatchTenantBody, type Tenant, TenantSettings } from './model.ts';
+import {
+  type CreateTenantBody,
+  landsTenant,
+  type PatchTenantBody,
+  type Tenant,
+  TenantSettings,
+} from './model.ts';
 
 /**
  * Settings are valid when they parse and when forbidding passwords still leaves an owner or an
@@ -29,17 +36,45 @@ export function checkSettings(input: unknown): TenantSettings {
   return settings;
 }
 
+/**
+ * A `defaultApplication` being set must name an application that lets the tenant's members in and
+ * has an initiateLoginUri (one read), else the change is refused before anything is written. One
+ * that stops fitting later is not refused here: logins then land at appUrl (identity/respond.ts).
+ */
+async function checkDefaultApplication(
+  rt: Runtime,
+  tenantId: string,
+  clientId: string | undefined,
+): Promise<void> {
+  if (clientId === undefined) return;
+  const app = await getApplication(rt.db, clientId);
+  const problem = !app
+    ? `no application "${clientId}" exists`
+    : app.tenants !== 'all' && !app.tenants.includes(tenantId)
+      ? `the application does not allow the tenant "${tenantId}"`
+      : !landsTenant(app, tenantId)
+        ? 'the application has no initiateLoginUri to start its login at'
+        : undefined;
+  if (problem) {
+    throw new AppError('invalid_default_application', `settings.defaultApplication: ${problem}.`, {
+      details: [{ path: 'settings.defaultApplication', message: problem }],
+    });
+  }
+}
+
 export async function createTenant(
   rt: Runtime,
   principal: Principal,
   body: z.output<typeof CreateTenantBody>,
 ): Promise<Tenant> {
   requireOperator(principal);
+  const settings = checkSettings(body.settings);
+  await checkDefaultApplication(rt, body.id, settings.defaultApplication);
   const now = rt.clock.now().toISOString();
   const tenant: Tenant = {
     id: body.id,
     name: body.name,
-    settings: checkSettings(body.settings),
+    settings,
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -81,6 +116,11 @@ export async function patchTenant(
   const settings = patch.settings
     ? checkSettings(mergePatch(current.settings, patch.settings))
     : current.settings;
+  // Checked when the patch names it: a stale one already stored lands at appUrl, and does not
+  // stand in the way of other changes.
+  if (patch.settings && Object.hasOwn(patch.settings, 'defaultApplication')) {
+    await checkDefaultApplication(rt, tenantId, settings.defaultApplication);
+  }
   const updated = await repo.updateTenant(
     rt.db,
     { id: tenantId, name: patch.name ?? current.name, settings, updatedAt: rt.clock.now().toISOString() },

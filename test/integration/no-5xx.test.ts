@@ -136,7 +136,9 @@ function send(method: string, path: string, headers: Record<string, string>, bod
 
 const codeOf = (answer: Answer): string | undefined => {
   try {
-    return (JSON.parse(answer.text) as { error?: { code?: string } }).error?.code;
+    const error = (JSON.parse(answer.text) as { error?: { code?: string } | string }).error;
+    // The OpenID Provider's endpoints answer as RFC 6749 §5.2 says: {"error": "invalid_grant", …}.
+    return typeof error === 'string' ? error : error?.code;
   } catch {
     return /id="error-code">([^<]+)</.exec(answer.text)?.[1];
   }

@@ -1,0 +1,107 @@
+import type { Membership } from '../identity/model.ts';
+import { reReadAuthorization } from '../identity/session-service.ts';
+import { sessionStands } from '../identity/sessions.ts';
+import { logger } from '../logger.ts';
+import { epochSeconds } from '../ports/clock.ts';
+import type { Runtime } from '../runtime.ts';
+import { getArtifact } from '../store/oauth.ts';
+import { getSessionWithCutoff, type SessionRecord } from '../store/sessions.ts';
+import { getUserAndMembership } from '../store/users.ts';
+import type { User } from '../identity/model.ts';
+import { currentContext, type GrantLinks } from './context.ts';
+import { signedIn } from './grants.ts';
+
+/**
+ * oidc-provider's `findAccount`: the person behind a code, token or OP session, with the claims
+ * applications receive. With a token (code exchange, refresh, userinfo, device code), the grant
+ * names the tenant and the sign-in session it was made on: the token stands only while that
+ * session does (logout, a disabled or removed member, an admin's revoke end it) and while the
+ * membership is active; an LDAP session past its authorization TTL re-reads the directory first.
+ * `undefined` makes the library answer `invalid_grant` / `invalid_token`.
+ */
+
+export interface AccountClaims {
+  sub: string;
+  email: string;
+  email_verified: boolean;
+  name?: string;
+  given_name?: string;
+  family_name?: string;
+  org_id: string;
+  role: string;
+  groups: { id: string; name: string; accessLevel: string }[];
+}
+
+export function claimsOf(user: Pick<User, 'emailVerified'> | undefined, record: SessionRecord, membership: Membership): AccountClaims {
+  const name = [membership.firstName, membership.lastName].filter(Boolean).join(' ');
+  return {
+    sub: record.userId,
+    email: record.email,
+    // An identity provider vouched for the address, or the person proved it through a link.
+    email_verified: record.amr !== 'password' || user?.emailVerified === true,
+    ...(name ? { name } : {}),
+    ...(membership.firstName ? { given_name: membership.firstName } : {}),
+    ...(membership.lastName ? { family_name: membership.lastName } : {}),
+    org_id: record.tenantId,
+    role: membership.role,
+    groups: record.groups,
+  };
+}
+
+const account = (accountId: string, claims: () => Promise<AccountClaims>) => ({
+  accountId,
+  claims: async () => claims(),
+});
+
+async function linksOf(rt: Runtime, grantId: string): Promise<GrantLinks | undefined> {
+  const context = currentContext();
+  const known = context?.grants.get(grantId);
+  if (known) return known;
+  const grant = await getArtifact(rt.db, 'Grant', grantId);
+  if (!grant?.tenantId || !grant.ssoSid) return undefined;
+  const links = { tenantId: grant.tenantId, ssoSid: grant.ssoSid };
+  context?.grants.set(grantId, links);
+  return links;
+}
+
+export async function findAccount(rt: Runtime, _ctx: unknown, sub: string, token?: unknown) {
+  const grantId = (token as { grantId?: string } | undefined)?.grantId;
+  if (!token || !grantId) {
+    // Authorize, logout and device confirmation: the sign-in session is checked by the login
+    // prompt; claims are asked for only when tokens are issued, which always carry a grant.
+    const signed = await signedIn(rt);
+    if (!signed || signed.record.userId !== sub) return { accountId: sub, claims: async () => ({ sub }) };
+    const { record, membership } = signed;
+    return account(sub, async () => claimsOf(undefined, record, membership));
+  }
+  const links = await linksOf(rt, grantId);
+  if (!links) return undefined;
+  const [{ session, sessionsValidAfter }, { user, membership }] = await Promise.all([
+    getSessionWithCutoff(rt.db, links.ssoSid, links.tenantId, sub),
+    getUserAndMembership(rt.db, sub, links.tenantId, true),
+  ]);
+  const now = epochSeconds(rt.clock.now());
+  if (
+    !session ||
+    session.expiresAt <= now ||
+    session.userId !== sub ||
+    session.tenantId !== links.tenantId ||
+    !membership ||
+    !sessionStands(session, membership, sessionsValidAfter)
+  ) {
+    return undefined;
+  }
+  let record = session;
+  if (record.authzExpiresAt !== undefined && record.authzExpiresAt <= now) {
+    try {
+      record = await reReadAuthorization(rt, record, membership);
+    } catch (error) {
+      if ((error as { status?: number }).status !== 401) throw error;
+      logger.info('oauth: authorization could not be renewed; the token is refused', {
+        code: (error as { code?: string }).code,
+      });
+      return undefined;
+    }
+  }
+  return account(sub, async () => claimsOf(user, record, membership));
+}

@@ -20,4 +20,10 @@ export const handler = httpFunction({
   'GET /device': libraryRoute,
   'POST /device': libraryRoute,
   'GET /device/{uid}': libraryRoute,
+  'OPTIONS /.well-known/openid-configuration': libraryRoute,
+  'OPTIONS /oauth/token': libraryRoute,
+  'OPTIONS /oauth/userinfo': libraryRoute,
+  'OPTIONS /oauth/revoke': libraryRoute,
+  'OPTIONS /oauth/introspect': libraryRoute,
+  'OPTIONS /oauth/device': libraryRoute,
 });

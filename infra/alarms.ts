@@ -120,7 +120,7 @@ export const ALARMS: readonly AlarmRow[] = [
     todo: 'Find the operation and the key: a burst settles, a hot partition needs Contributor Insights.',
   },
   {
-    // An audit event (or a metadata refresh) was not processed.
+    // An audit event, an ended session (back-channel logout) or a metadata refresh was not processed.
     id: 'DeadLetterQueueNotEmpty',
     per: 'stack',
     metric: 'messages visible in the dead-letter queue (maximum)',
@@ -129,7 +129,8 @@ export const ALARMS: readonly AlarmRow[] = [
     threshold: 1,
     comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     evaluation: { period: FIVE_MINUTES, periods: 1, missing: TreatMissingData.NOT_BREACHING },
-    means: 'Events are waiting in the dead-letter queue (audit records not written).',
+    means:
+      'Events are waiting in the dead-letter queue (audit records not written, or applications not told of ended sessions).',
     todo: 'Read the messages, fix the cause, replay the window from the event archive, purge the queue.',
   },
   {
@@ -149,6 +150,45 @@ export const ALARMS: readonly AlarmRow[] = [
     evaluation: { period: FIVE_MINUTES, periods: 1, missing: TreatMissingData.NOT_BREACHING },
     means: 'An unusual number of failed logins: possible password spraying or a broken IdP.',
     todo: 'One reason or everything? Block spraying sources; tell the tenant whose IdP changed.',
+  },
+  {
+    // The OpenID Provider refuses a refresh token used before, or an authorization code redeemed
+    // before, and revokes the grant it came from (RFC 6749 4.1.2 and 10.4). A client retrying
+    // after a lost response does it once; several in five minutes look like stolen tokens.
+    id: 'OAuthRefreshReuse',
+    per: 'stack',
+    metric: `\`${SSO_METRICS.oauthRefreshReuse}\` over every client (sum)`,
+    measure: (_, period) =>
+      insights(
+        `SELECT SUM(${SSO_METRICS.oauthRefreshReuse}) FROM "${SSO_METRICS.namespace}"`,
+        period,
+        'spent refresh tokens and codes presented again',
+      ),
+    threshold: 5,
+    comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluation: { period: FIVE_MINUTES, periods: 1, missing: TreatMissingData.NOT_BREACHING },
+    means:
+      'Spent refresh tokens or used authorization codes were presented again, {threshold} times or more in five minutes: possible token theft.',
+    todo: 'Find the clients and users in the oauth function’s log; one application’s tokens leaking? Tell its owner.',
+  },
+  {
+    // A delivery fails only after the function's own retries; two periods running is an
+    // application whose back-channel logout endpoint stays broken, not one that blinked.
+    id: 'BackchannelLogoutFailures',
+    per: 'stack',
+    metric: `\`${SSO_METRICS.backchannelLogoutFailed}\` over every application (sum)`,
+    measure: (_, period) =>
+      insights(
+        `SELECT SUM(${SSO_METRICS.backchannelLogoutFailed}) FROM "${SSO_METRICS.namespace}"`,
+        period,
+        'failed back-channel logouts',
+      ),
+    threshold: 1,
+    comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluation: { period: Duration.minutes(15), periods: 2, missing: TreatMissingData.NOT_BREACHING },
+    means:
+      'Back-channel logouts to applications failed after their retries, for half an hour: users who signed out may still be signed in there.',
+    todo: 'Find the application in the oauth-logout function’s log; its owner fixes the endpoint, or you correct its URI.',
   },
   {
     // The refresh reports every six hours; between reports the alarm keeps its state (missing

@@ -12,6 +12,7 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { Route } from '#shared/routes.ts';
 import type { StackConfig } from './context.ts';
 
 /**
@@ -42,6 +43,55 @@ const ACCESS_LOG_FORMAT = AccessLogFormat.custom(
   }),
 );
 
+/**
+ * The paths a browser may call cross-origin: the OpenID Provider's endpoints for single-page and
+ * native applications (discovery, token, userinfo, revocation, introspection, device
+ * authorization). The OP answers CORS itself, for each client's own allowed origins
+ * (oidc-provider's clientBasedCORS), preflights included, so the HTTP API has no CORS
+ * configuration: with one, API Gateway would answer every preflight itself and replace the
+ * function's CORS headers with its own, the same for every client.
+ */
+export const CORS_PREFLIGHT_PATHS = [
+  '/.well-known/openid-configuration',
+  '/oauth/token',
+  '/oauth/userinfo',
+  '/oauth/revoke',
+  '/oauth/introspect',
+  '/oauth/device',
+] as const;
+
+/** A route as the API takes it: the route table's methods, plus OPTIONS for the preflights. */
+export interface ApiRoute {
+  method: keyof typeof HttpMethod;
+  path: string;
+  function: string;
+}
+
+/**
+ * An `OPTIONS` route for each path, to the function the route table sends that path to, so that
+ * browser preflights reach it (without a route, API Gateway answers them 404). A path the table
+ * does not have, or sends to more than one function, is a mistake here and throws; a path whose
+ * OPTIONS route the table already carries is left to the table.
+ */
+export function preflightRoutes(
+  routes: readonly Pick<Route, 'method' | 'path' | 'function'>[],
+  paths: readonly string[] = CORS_PREFLIGHT_PATHS,
+): ApiRoute[] {
+  const inTable = (path: string) => routes.some((r) => r.path === path && (r.method as string) === 'OPTIONS');
+  return paths
+    .filter((path) => !inTable(path))
+    .map((path) => {
+      const functions = [...new Set(routes.filter((r) => r.path === path).map((r) => r.function))];
+      const [fn] = functions;
+      if (functions.length !== 1 || !fn) {
+        throw new Error(
+          `CORS preflight for ${path}: the route table sends it to ${functions.length} functions`,
+        );
+      }
+      return { method: 'OPTIONS', path, function: fn };
+    });
+}
+
 export interface ApiProps {
   domain?: StackConfig['domain'];
 }
@@ -59,7 +109,9 @@ export class Api extends Construct {
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
-    // No CORS: browsers reach the service through redirects and form posts, not cross-origin fetch.
+    // No CORS configuration: browsers reach the login side through redirects and form posts, and
+    // the OpenID Provider answers its own CORS per client (CORS_PREFLIGHT_PATHS); a configuration
+    // here would have API Gateway answer preflights and overwrite the function's CORS headers.
     this.httpApi = new HttpApi(this, 'HttpApi', {
       description: 'Serverless SSO',
       createDefaultStage: false,
@@ -89,10 +141,7 @@ export class Api extends Construct {
   }
 
   /** A route per entry; every route of a function shares one integration and one invoke permission. */
-  addRoutes(
-    routes: readonly { method: keyof typeof HttpMethod; path: string; function: string }[],
-    functionFor: (name: string) => IFunction,
-  ): void {
+  addRoutes(routes: readonly ApiRoute[], functionFor: (name: string) => IFunction): void {
     for (const route of routes) {
       const fn = functionFor(route.function);
       let integration = this.#integrations.get(fn);

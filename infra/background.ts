@@ -1,8 +1,9 @@
 import type { FunctionSpec } from '#shared/routes.ts';
 
 /**
- * Functions no route reaches: EventBridge invokes them. Their specs have the same shape as the
- * route table's FUNCTIONS and are bound the same way (least privilege from the spec).
+ * Functions no route reaches: EventBridge invokes them (infra/events.ts). Their specs have the
+ * same shape as the route table's FUNCTIONS and are bound the same way (least privilege from the
+ * spec).
  */
 export const BACKGROUND_FUNCTIONS = {
   'audit-consumer': {
@@ -23,6 +24,18 @@ export const BACKGROUND_FUNCTIONS = {
     table: 'readWrite',
     // creates the SP key pair of a connection saved before SP keys existed
     secrets: { connections: 'manage' },
+    events: false,
+    mail: false,
+    directory: false,
+  },
+  // Out of the VPC: it calls applications' back-channel logout URIs on the internet.
+  'oauth-logout': {
+    description: 'Back-channel logout and refresh-token revocation when a session ends',
+    memoryMb: 512,
+    timeoutSeconds: 60,
+    table: 'readWrite',
+    // oauthKeys: logout tokens are signed with the OpenID Provider's keys (read: it never makes one).
+    secrets: { oauthKeys: 'read', applications: 'read' },
     events: false,
     mail: false,
     directory: false,

@@ -20,6 +20,8 @@ export class Data extends Construct {
   readonly operatorToken: Secret;
   /** Session signing keys (ES256 JWKs, newest last), filled by the code on first use. */
   readonly sessionKeys: Secret;
+  /** The OpenID Provider's keys (ES256 JWKs, newest last, and its cookie secret), filled by the code. */
+  readonly oauthKeys: Secret;
   /** Name prefix of the secrets the code creates at run time (SECRETS_PREFIX). */
   readonly secretsPrefix: string;
   /** The path below the prefix where connection secrets go (`tenants/{t}/connections/{c}/...`). */
@@ -70,6 +72,14 @@ export class Data extends Construct {
       secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ keys: [] })),
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.oauthKeys = new Secret(this, 'OAuthKeys', {
+      secretName: `${this.secretsPrefix}/oauth-keys`,
+      description:
+        "The OpenID Provider's keys (ES256 JWKs for applications' tokens, newest last, and the cookie secret); the code adds the first key",
+      // A placeholder, as for the session keys: the OP function (oauthKeys: 'rotate') creates the first key.
+      secretStringValue: SecretValue.unsafePlainText(JSON.stringify({ keys: [] })),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
 
     Validations.of(this.operatorToken).acknowledge({
       id: 'AwsSolutions-SMG4',
@@ -80,6 +90,11 @@ export class Data extends Construct {
       id: 'AwsSolutions-SMG4',
       reason:
         'Signing keys are rotated by the application (a new key is appended, the previous one keeps verifying), not by a Secrets Manager rotation Lambda.',
+    });
+    Validations.of(this.oauthKeys).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The OpenID Provider keys are rotated by the application, two keys at a time: a new key is appended and signs from then on, the one before stays published to verify the tokens it signed. A Secrets Manager rotation Lambda would replace the value and break those tokens.',
     });
   }
 }

@@ -7,6 +7,19 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '#shared/ports/events.ts';
 
+/**
+ * The detail-type of the event published when sessions end (logout, an administrator's revocation,
+ * a password change, an identity gone from its directory): EventBridgePublisher puts a domain
+ * event's `type` as the entry's DetailType, unchanged.
+ */
+export const SESSION_REVOKED = 'session.revoked';
+
+/**
+ * Delivery of the events nothing may drop (an audit record, a revocation at the applications):
+ * EventBridge retries for a day before dead-lettering.
+ */
+const DURABLE_DELIVERY = { retryAttempts: 8, maxEventAge: Duration.hours(24) };
+
 /** How often SAML metadata (and the certificates in it) is fetched again. */
 export const METADATA_REFRESH_RATE = Duration.hours(6);
 
@@ -20,6 +33,8 @@ export class Events extends Construct {
   readonly archive: Archive;
   /** Every event the service publishes (source `sso`), for the audit consumer. */
   readonly auditRule: Rule;
+  /** Ended sessions (`session.revoked`), for the back-channel logout and refresh-token revocation. */
+  readonly sessionRevokedRule: Rule;
   /** Every six hours, for the SAML metadata refresh. */
   readonly metadataRefreshRule: Rule;
   /** Events a target could not take, and invocations that failed after their retries. */
@@ -50,6 +65,11 @@ export class Events extends Construct {
       description: 'Every SSO domain event, to the audit consumer',
       eventPattern: { source: [EVENT_SOURCE] },
     });
+    this.sessionRevokedRule = new Rule(this, 'SessionRevokedRule', {
+      eventBus: this.bus,
+      description: 'Ended sessions, to the back-channel logout and refresh-token revocation of applications',
+      eventPattern: { source: [EVENT_SOURCE], detailType: [SESSION_REVOKED] },
+    });
     this.metadataRefreshRule = new Rule(this, 'MetadataRefreshRule', {
       description: 'Refreshes SAML IdP metadata and reports certificate expiry',
       schedule: Schedule.rate(METADATA_REFRESH_RATE),
@@ -58,7 +78,15 @@ export class Events extends Construct {
 
   /** Delivers every domain event to the audit consumer; an audit record must not be lost quietly. */
   deliverAuditTo(fn: IFunction): void {
-    this.target(this.auditRule, fn, { retryAttempts: 8, maxEventAge: Duration.hours(24) });
+    this.target(this.auditRule, fn, DURABLE_DELIVERY);
+  }
+
+  /**
+   * Delivers ended sessions to the back-channel logout, as durably as audit events: a revocation
+   * that never reaches the applications leaves their sessions and refresh tokens alive.
+   */
+  deliverSessionRevocationsTo(fn: IFunction): void {
+    this.target(this.sessionRevokedRule, fn, DURABLE_DELIVERY);
   }
 
   /** Runs the metadata refresh on the schedule; a missed run is retried a little, then waits for the next. */

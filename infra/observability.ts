@@ -110,7 +110,10 @@ export class Observability extends Construct {
     }
   }
 
-  /** The dashboard: logins, the API, each function, the table, the event pipeline, then the alarms. */
+  /**
+   * The dashboard: logins, the OpenID Provider, the API, each function, the table, the event
+   * pipeline, then the alarms.
+   */
   private createDashboard(
     props: ObservabilityProps,
     functions: [string, IFunction][],
@@ -123,7 +126,7 @@ export class Observability extends Construct {
     });
     dashboard.addWidgets(
       new TextWidget({
-        markdown: `# SSO (${stage})\nLogins, the API, each function, the table and the event pipeline. Alarms are listed at the bottom; what to do for each is in docs/operations.md.`,
+        markdown: `# SSO (${stage})\nLogins, the OpenID Provider, the API, each function, the table and the event pipeline. Alarms are listed at the bottom; what to do for each is in docs/operations.md.`,
         width: 24,
         height: 2,
       }),
@@ -143,6 +146,35 @@ export class Observability extends Construct {
           dimensionLabel('Protocol', 'Reason'),
         ),
       ]),
+    );
+    // The OpenID Provider: what applications get, and the two signs of trouble the alarms watch.
+    dashboard.addWidgets(
+      graph(
+        'OAuth tokens issued by grant',
+        [
+          search(
+            `Namespace="${SSO_METRICS.namespace}" MetricName="${SSO_METRICS.oauthTokenIssued}"`,
+            'Sum',
+            dimensionLabel('Grant'),
+          ),
+        ],
+        8,
+      ),
+      graph(
+        'OAuth refresh token and code reuse',
+        [search(`Namespace="${SSO_METRICS.namespace}" MetricName="${SSO_METRICS.oauthRefreshReuse}"`, 'Sum')],
+        8,
+      ),
+      graph(
+        'Back-channel logout failures',
+        [
+          search(
+            `Namespace="${SSO_METRICS.namespace}" MetricName="${SSO_METRICS.backchannelLogoutFailed}"`,
+            'Sum',
+          ),
+        ],
+        8,
+      ),
     );
     dashboard.addWidgets(
       graph(

@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { FUNCTIONS, type FunctionSpec, ROUTES } from '#shared/routes.ts';
-import { Api } from './api.ts';
+import { Api, preflightRoutes } from './api.ts';
 import { BACKGROUND_FUNCTIONS } from './background.ts';
 import type { StackConfig } from './context.ts';
 import { Data } from './data.ts';
@@ -59,8 +59,10 @@ export class SsoStack extends Stack {
       if (!fn) throw new Error(`No function "${name}" in FUNCTIONS or BACKGROUND_FUNCTIONS`);
       return fn;
     };
-    this.api.addRoutes(ROUTES, named);
+    // The route table, plus the OPTIONS routes that let CORS preflights reach the OpenID Provider.
+    this.api.addRoutes([...ROUTES, ...preflightRoutes(ROUTES)], named);
     this.events.deliverAuditTo(named('audit-consumer'));
+    this.events.deliverSessionRevocationsTo(named('oauth-logout'));
     this.events.scheduleMetadataRefresh(named('saml-metadata-refresh'));
 
     this.observability = new Observability(this, 'Observability', {
@@ -85,6 +87,10 @@ export class SsoStack extends Stack {
       value: this.data.sessionKeys.secretArn,
       description: 'Secret holding the session signing keys',
     });
+    new CfnOutput(this, 'OAuthKeysSecretArn', {
+      value: this.data.oauthKeys.secretArn,
+      description: "Secret holding the OpenID Provider's signing keys",
+    });
     new CfnOutput(this, 'DashboardUrl', { value: this.observability.dashboardUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
     new CfnOutput(this, 'TableName', { value: this.data.table.tableName });
@@ -93,6 +99,7 @@ export class SsoStack extends Stack {
     new CfnOutput(this, 'EventBusArn', { value: this.events.bus.eventBusArn });
     new CfnOutput(this, 'EventArchiveArn', { value: this.events.archive.archiveArn });
     new CfnOutput(this, 'AuditRuleArn', { value: this.events.auditRule.ruleArn });
+    new CfnOutput(this, 'SessionRevokedRuleArn', { value: this.events.sessionRevokedRule.ruleArn });
     if (this.api.domainName) {
       new CfnOutput(this, 'CustomDomainTarget', {
         value: this.api.domainName.regionalDomainName,
@@ -118,9 +125,10 @@ export class SsoStack extends Stack {
       ...(network ? { network } : {}),
     });
     if (spec.table !== 'none') fn.bindTable(data.table, spec.table, data.indexNames);
-    const { operatorToken, sessionKeys, connections, applications } = spec.secrets;
+    const { operatorToken, sessionKeys, oauthKeys, connections, applications } = spec.secrets;
     if (operatorToken) fn.bindSecret('OPERATOR_TOKEN_SECRET_ID', data.operatorToken, operatorToken);
     if (sessionKeys) fn.bindSecret('SESSION_KEYS_SECRET_ID', data.sessionKeys, sessionKeys);
+    if (oauthKeys) fn.bindSecret('OAUTH_KEYS_SECRET_ID', data.oauthKeys, oauthKeys);
     if (connections) fn.bindSecretPrefix(data.secretsPrefix, data.connectionSecretsPath, connections);
     if (applications) fn.bindSecretPrefix(data.secretsPrefix, data.applicationSecretsPath, applications);
     if (spec.events) fn.bindBus(this.events.bus);

@@ -2,18 +2,20 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { recordAuditEvent } from '#shared/audit/records.ts';
+import { endApplicationSessions, endedSessions } from '#shared/oauth/logout.ts';
 import type { Clock } from '#shared/ports/clock.ts';
 import { LocalEventBus } from '#shared/ports/events.ts';
 import { LocalMailer } from '#shared/ports/mail.ts';
 import { LocalSecretStore } from '#shared/ports/secrets.ts';
 import { FUNCTIONS, type FunctionName, ROUTES } from '#shared/routes.ts';
 import { configureRuntime, runtime } from '#shared/runtime.ts';
-import { type Demo, seedDemo } from './demo/index.ts';
+import { createDemo, type Demo, type DemoOptions } from './demo/index.ts';
 import { ensureTable } from './dynamodb.ts';
 import { createLocalServer, type LambdaHandler } from './server.ts';
 
 export const OPERATOR_TOKEN_REF = 'operator-token';
 export const SESSION_KEYS_REF = 'session-keys';
+export const OAUTH_KEYS_REF = 'oauth-keys';
 
 export interface LocalStackOptions {
   dynamodbEndpoint: string;
@@ -31,8 +33,11 @@ export interface LocalStackOptions {
   mailFrom?: string;
   clock?: Clock;
   allowPrivateUrls?: boolean;
-  /** Seeds the demo tenant and serves the demo identity providers under /demo/. */
-  demo?: boolean;
+  /**
+   * Seeds the demo tenant and serves the demo identity providers under /demo/: `true` is the SAML
+   * IdP alone; DemoOptions adds the OIDC IdP, the LDAP directory and the demo application.
+   */
+  demo?: boolean | DemoOptions;
 }
 
 export interface LocalStack {
@@ -43,8 +48,8 @@ export interface LocalStack {
   secrets: LocalSecretStore;
   /** The outbox: every message the handlers sent, newest last (`mail.lastTo(email)`). */
   mail: LocalMailer;
-  /** The demo's SAML connection, when the demo was seeded. */
-  demo?: { connectionId: string };
+  /** The demo's connections (SAML always) and application URL, when the demo was seeded. */
+  demo?: Pick<Demo, 'connectionId' | 'oidcConnectionId' | 'ldapConnectionId' | 'appUrl'>;
   close(): Promise<void>;
 }
 
@@ -70,9 +75,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const operatorToken = options.operatorToken ?? randomBytes(32).toString('base64url');
   await secrets.set(OPERATOR_TOKEN_REF, operatorToken);
   // Like the deployed stack: the signing-key secret exists from the start; the code fills it.
-  await secrets
-    .get(SESSION_KEYS_REF)
-    .catch(() => secrets.set(SESSION_KEYS_REF, JSON.stringify({ keys: [] })));
+  for (const ref of [SESSION_KEYS_REF, OAUTH_KEYS_REF]) {
+    await secrets.get(ref).catch(() => secrets.set(ref, JSON.stringify({ keys: [] })));
+  }
   const events = new LocalEventBus();
   // In place of SES: each message as a file under {dataDir}/outbox plus one log line saying where.
   const mail = new LocalMailer({
@@ -86,6 +91,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       (error) => console.error('audit record failed', error),
     ),
   );
+  // What EventBridge and the oauth-logout function do in AWS: a session end logs applications
+  // out. Not awaited, as in AWS the publishing request does not wait for the consumer.
+  events.subscribe((event) => {
+    if (event.type !== 'session.revoked') return;
+    const sessions = endedSessions(event.detail);
+    if (sessions.length === 0) return;
+    void endApplicationSessions(runtime(), sessions).catch((error) =>
+      console.error('application logout failed', error),
+    );
+  });
 
   const handlers = await loadHandlers();
   let demo: Demo | undefined;
@@ -108,6 +123,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     DYNAMODB_ENDPOINT: options.dynamodbEndpoint,
     OPERATOR_TOKEN_SECRET_ID: OPERATOR_TOKEN_REF,
     SESSION_KEYS_SECRET_ID: SESSION_KEYS_REF,
+    OAUTH_KEYS_SECRET_ID: OAUTH_KEYS_REF,
     ALLOW_PRIVATE_URLS: options.allowPrivateUrls === false ? '0' : '1',
   });
   configureRuntime({ secrets, events, mail, ...(options.clock ? { clock: options.clock } : {}) });
@@ -125,7 +141,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
       return { status: res.status, body: (await res.json().catch(() => ({}))) as Record<string, unknown> };
     };
-    demo = await seedDemo(url, { call: api }, options.dataDir);
+    demo = await createDemo(url, options.dataDir, options.demo === true ? {} : options.demo);
+    try {
+      await demo.seed({ call: api });
+    } catch (error) {
+      await demo.close();
+      server.closeAllConnections();
+      server.close();
+      throw error;
+    }
   }
 
   return {
@@ -135,11 +159,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     events,
     secrets,
     mail,
-    ...(demo ? { demo: { connectionId: demo.connectionId } } : {}),
-    close: () =>
-      new Promise<void>((done) => {
+    ...(demo
+      ? {
+          demo: {
+            connectionId: demo.connectionId,
+            ...(demo.oidcConnectionId ? { oidcConnectionId: demo.oidcConnectionId } : {}),
+            ...(demo.ldapConnectionId ? { ldapConnectionId: demo.ldapConnectionId } : {}),
+            ...(demo.appUrl ? { appUrl: demo.appUrl } : {}),
+          },
+        }
+      : {}),
+    close: async () => {
+      await demo?.close();
+      await new Promise<void>((done) => {
         server.closeAllConnections();
         server.close(() => done());
-      }),
+      });
+    },
   };
 }

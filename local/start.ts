@@ -1,15 +1,23 @@
 /**
  * `npm start`: DynamoDB Local, the table, and every route of the route table on PORT, with the
- * same handlers Lambda runs. Environment: PORT, BASE_URL, OPERATOR_TOKEN, LOCAL_DATA_DIR, DEMO,
+ * same handlers Lambda runs; with the demo (unless DEMO=0), its identity providers and the demo
+ * application. Environment: PORT, BASE_URL, OPERATOR_TOKEN, LOCAL_DATA_DIR, DEMO, DEMO_APP_PORT,
  * ALLOW_PRIVATE_URLS, MAIL_FROM (see README.md).
  */
 import { resolve } from 'node:path';
+import { LDAP_PASSWORD } from './demo/ldap.ts';
 import { startDynamoDbLocal } from './dynamodb.ts';
 import { startLocalStack } from './stack.ts';
 
 const port = Number(process.env.PORT || 3000);
 if (!Number.isInteger(port) || port < 0 || port > 65_535) {
   console.error(`PORT must be a port number, not "${process.env.PORT}"`);
+  process.exit(1);
+}
+// The demo application's port: PORT + 1 unless DEMO_APP_PORT says otherwise (a busy one falls back).
+const appPort = Number(process.env.DEMO_APP_PORT || (port === 0 ? 0 : port + 1));
+if (!Number.isInteger(appPort) || appPort < 0 || appPort > 65_535) {
+  console.error(`DEMO_APP_PORT must be a port number, not "${process.env.DEMO_APP_PORT}"`);
   process.exit(1);
 }
 const dataSetting = process.env.LOCAL_DATA_DIR || '.local';
@@ -32,7 +40,7 @@ try {
     ...(dataDir ? { dataDir } : {}),
     ...(process.env.MAIL_FROM ? { mailFrom: process.env.MAIL_FROM } : {}),
     allowPrivateUrls: process.env.ALLOW_PRIVATE_URLS !== '0',
-    demo: process.env.DEMO !== '0',
+    demo: process.env.DEMO !== '0' && { oidc: true, ldap: true, app: { port: appPort } },
   });
 } catch (error) {
   await dynamo.stop();
@@ -47,8 +55,14 @@ console.log(
 if (generated)
   console.log(`  Operator token (generated; set OPERATOR_TOKEN to choose one): ${stack.operatorToken}`);
 if (stack.demo) {
-  console.log(`  Demo: open ${stack.url}/demo/idp and click the app tile (IdP-initiated SAML),`);
-  console.log(`        or ${stack.url}/t/demo/login for the hosted login page (DEMO=0 turns the demo off).`);
+  console.log('  Demo (DEMO=0 turns it off):');
+  console.log(`    identity providers: ${stack.url}/demo/idp  (click a SAML or OIDC tile)`);
+  if (stack.demo.appUrl)
+    console.log(`    demo application:   ${stack.demo.appUrl}  (where every demo login lands)`);
+  console.log(`    hosted login page:  ${stack.url}/t/demo/login`);
+  if (stack.demo.ldapConnectionId) {
+    console.log(`    LDAP sign-in:       ada@demo.test or grace@demo.test, password ${LDAP_PASSWORD}`);
+  }
 }
 
 let stopping = false;

@@ -127,6 +127,15 @@ const mergedInto = (component: string, protocol: string): JsonSchema => ({
 });
 
 const JSON_OR_FORM: Media[] = ['json', 'form'];
+
+/** A CORS preflight of an OpenID Provider endpoint (single-page applications). */
+const PREFLIGHT: RouteDoc = {
+  tag: 'applications (OpenID Provider)',
+  summary: 'CORS preflight (answered by the OpenID Provider for registered applications)',
+  access: 'public',
+  responses: { 204: { description: 'The Access-Control-Allow-* headers.' } },
+  errors: [],
+};
 const JSON_ONLY: Media[] = ['json'];
 const BODY_ERRORS = [400, 413, 415];
 
@@ -776,8 +785,14 @@ export const ROUTE_DOCS = {
       'Standard parameters plus `organization` (tenant id), `login_hint` (email: finds the tenant), `connection` (straight to that IdP), `prompt=login|none`, `max_age`, `resource` (RFC 8707). A browser with a fresh sign-in session for the tenant gets a code at once; otherwise it is sent to sign in. Once client and redirect_uri are known, errors go back to the redirect_uri (RFC 6749 §4.1.2.1); before that, an HTML error page.',
     access: 'public',
     responses: {
-      303: { description: 'To the redirect_uri with `code` and `state` (or `error`), or to sign in.', headers: ['Location', 'Set-Cookie'] },
-      400: { description: 'Unknown client or unregistered redirect_uri: an HTML error page.', media: 'text/html' },
+      303: {
+        description: 'To the redirect_uri with `code` and `state` (or `error`), or to sign in.',
+        headers: ['Location', 'Set-Cookie'],
+      },
+      400: {
+        description: 'Unknown client or unregistered redirect_uri: an HTML error page.',
+        media: 'text/html',
+      },
     },
     errors: [],
   },
@@ -785,7 +800,9 @@ export const ROUTE_DOCS = {
     tag: 'applications (OpenID Provider)',
     summary: 'Resumes an authorization request after sign-in (the library’s route)',
     access: 'public',
-    responses: { 303: { description: 'To the redirect_uri with the code.', headers: ['Location', 'Set-Cookie'] } },
+    responses: {
+      303: { description: 'To the redirect_uri with the code.', headers: ['Location', 'Set-Cookie'] },
+    },
     errors: [],
   },
   'GET /oauth/interaction/{uid}': {
@@ -793,8 +810,14 @@ export const ROUTE_DOCS = {
     summary: 'Continues an application’s sign-in: chooses the tenant and sends the person to sign in',
     access: 'public',
     responses: {
-      200: { description: '"Find your workspace" (an email form, or the organizations to choose from).', media: 'text/html' },
-      303: { description: 'To sign in (hosted page or the named connection), or back to the authorization.', headers: ['Location', 'Set-Cookie'] },
+      200: {
+        description: '"Find your workspace" (an email form, or the organizations to choose from).',
+        media: 'text/html',
+      },
+      303: {
+        description: 'To sign in (hosted page or the named connection), or back to the authorization.',
+        headers: ['Location', 'Set-Cookie'],
+      },
     },
     errors: [400],
   },
@@ -816,7 +839,9 @@ export const ROUTE_DOCS = {
     access: 'public',
     responses: {
       200: { description: '`access_token` (≤ 15 min), `id_token`, `refresh_token` with offline_access.' },
-      400: { description: 'RFC 6749 error (`invalid_grant`, `invalid_request`, `authorization_pending`, …).' },
+      400: {
+        description: 'RFC 6749 error (`invalid_grant`, `invalid_request`, `authorization_pending`, …).',
+      },
       401: { description: '`invalid_client`.' },
     },
     errors: [],
@@ -825,7 +850,10 @@ export const ROUTE_DOCS = {
     tag: 'applications (OpenID Provider)',
     summary: 'UserInfo: the ID token’s claims for an access token',
     access: 'public',
-    responses: { 200: { description: 'sub, email, names, org_id, role, groups.' }, 401: { description: '`invalid_token`.' } },
+    responses: {
+      200: { description: 'sub, email, names, org_id, role, groups.' },
+      401: { description: '`invalid_token`.' },
+    },
     errors: [],
   },
   'POST /oauth/userinfo': {
@@ -860,14 +888,22 @@ export const ROUTE_DOCS = {
     tag: 'applications (OpenID Provider)',
     summary: 'RP-initiated logout with the parameters as a form',
     access: 'public',
-    responses: { 303: { description: 'To GET /oauth/logout with the same parameters.', headers: ['Location'] } },
+    responses: {
+      303: { description: 'To GET /oauth/logout with the same parameters.', headers: ['Location'] },
+    },
     errors: [],
   },
   'POST /oauth/logout/confirm': {
     tag: 'applications (OpenID Provider)',
-    summary: 'Confirms sign-out: ends the OP session and the sign-in session, back-channel logout to applications',
+    summary:
+      'Confirms sign-out: ends the OP session and the sign-in session, back-channel logout to applications',
     access: 'public',
-    responses: { 303: { description: 'To the post_logout_redirect_uri or the success page.', headers: ['Location', 'Set-Cookie'] } },
+    responses: {
+      303: {
+        description: 'To the post_logout_redirect_uri or the success page.',
+        headers: ['Location', 'Set-Cookie'],
+      },
+    },
     errors: [],
   },
   'GET /oauth/logout/success': {
@@ -881,7 +917,12 @@ export const ROUTE_DOCS = {
     tag: 'applications (OpenID Provider)',
     summary: 'Device authorization (RFC 8628), with `organization` / `login_hint` as at authorize',
     access: 'public',
-    responses: { 200: { description: '`device_code`, `user_code`, `verification_uri`, `verification_uri_complete`, `expires_in`, `interval`.' } },
+    responses: {
+      200: {
+        description:
+          '`device_code`, `user_code`, `verification_uri`, `verification_uri_complete`, `expires_in`, `interval`.',
+      },
+    },
     errors: [],
   },
   'GET /device': {
@@ -908,6 +949,13 @@ export const ROUTE_DOCS = {
     responses: { 200: { description: 'The confirmation page.', media: 'text/html' } },
     errors: [],
   },
+
+  'OPTIONS /.well-known/openid-configuration': PREFLIGHT,
+  'OPTIONS /oauth/token': PREFLIGHT,
+  'OPTIONS /oauth/userinfo': PREFLIGHT,
+  'OPTIONS /oauth/revoke': PREFLIGHT,
+  'OPTIONS /oauth/introspect': PREFLIGHT,
+  'OPTIONS /oauth/device': PREFLIGHT,
 
   'POST /tokens': {
     tag: 'tokens',

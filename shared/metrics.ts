@@ -22,6 +22,15 @@ export const SSO_METRICS = {
   samlCertificateDaysToExpiry: 'SamlCertificateDaysToExpiry',
   /** Days until our own SAML SP certificate (the latest-expiring one published) expires, per connection. */
   samlSpCertificateDaysToExpiry: 'SamlSpCertificateDaysToExpiry',
+  /**
+   * Count per token response of the OpenID Provider; dimension `Grant` (authorization_code,
+   * refresh_token, device_code).
+   */
+  oauthTokenIssued: 'OAuthTokenIssued',
+  /** Count per spent refresh token or replayed authorization code presented again. */
+  oauthRefreshReuse: 'OAuthRefreshReuse',
+  /** Count per back-channel logout delivery to an application that failed after its retries. */
+  backchannelLogoutFailed: 'BackchannelLogoutFailed',
 } as const;
 
 /** Created once per container; the middy chain publishes what a request recorded. */

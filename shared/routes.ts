@@ -3,7 +3,8 @@
  * entry and points it at the named function; the local server serves the same entries with the
  * same handlers. A new route is a line here plus an operation in functions/{function}.ts.
  */
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/** OPTIONS only for the CORS preflights of the OpenID Provider's endpoints (the library answers them). */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
 
 export interface Route {
   method: HttpMethod;
@@ -285,6 +286,13 @@ export const ROUTES = [
   { method: 'GET', path: '/device', function: 'oauth' },
   { method: 'POST', path: '/device', function: 'oauth' },
   { method: 'GET', path: '/device/{uid}', function: 'oauth' },
+  // Browser preflights for single-page applications; oidc-provider answers them per client.
+  { method: 'OPTIONS', path: '/.well-known/openid-configuration', function: 'oauth' },
+  { method: 'OPTIONS', path: '/oauth/token', function: 'oauth' },
+  { method: 'OPTIONS', path: '/oauth/userinfo', function: 'oauth' },
+  { method: 'OPTIONS', path: '/oauth/revoke', function: 'oauth' },
+  { method: 'OPTIONS', path: '/oauth/introspect', function: 'oauth' },
+  { method: 'OPTIONS', path: '/oauth/device', function: 'oauth' },
 
   { method: 'POST', path: '/tokens', function: 'tokens' },
   { method: 'GET', path: '/tokens', function: 'tokens' },

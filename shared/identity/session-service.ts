@@ -3,11 +3,11 @@ import { AppError } from '../errors.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { getConnection } from '../store/connections.ts';
+import type { SessionRecord } from '../store/sessions.ts';
 import { refreshSession } from '../store/sessions.ts';
 import { tenantForLogin } from '../store/tenants.ts';
 import { ssoOn } from '../tenants/model.ts';
 import { resolveGroups } from './authorization.ts';
-import type { SessionRecord } from '../store/sessions.ts';
 import type { Membership } from './model.ts';
 import { resign, revokeSession, verifySession } from './sessions.ts';
 

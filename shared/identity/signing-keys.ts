@@ -37,7 +37,7 @@ export interface KeyRing {
   /** The key for a `kid`; an unknown kid re-reads the secret once (another container rotated). */
   byId(rt: Runtime, kid: string): Promise<SigningKey | undefined>;
   /** A random secret stored beside the keys (cookie signing), made with the first key. */
-  cookieSecret(rt: Runtime): Promise<string>;
+  cookieSecret(rt: Runtime, options?: { create?: boolean }): Promise<string>;
 }
 
 const KEEP = 2;
@@ -92,7 +92,10 @@ export function keyRing(label: string, secretId: (rt: Runtime) => string): KeyRi
       if (stored.keys.length === 0 && options.create) {
         await rt.secrets.update(
           secretId(rt),
-          JSON.stringify({ keys: [await newStoredKey(rt)], cookieSecret: randomBytes(32).toString('base64url') }),
+          JSON.stringify({
+            keys: [await newStoredKey(rt)],
+            cookieSecret: randomBytes(32).toString('base64url'),
+          }),
         );
         // Read back: if two containers raced, both now use whichever write landed last.
         stored = await readStored(rt);
@@ -122,13 +125,16 @@ export function keyRing(label: string, secretId: (rt: Runtime) => string): KeyRi
       if (found) return found;
       return (await ring.keys(rt, { refresh: true })).find((k) => k.kid === kid);
     },
-    async cookieSecret(rt) {
-      await ring.keys(rt, { create: true });
+    async cookieSecret(rt, options = {}) {
+      const create = options.create ?? true;
+      await ring.keys(rt, { create });
       if (cache?.cookieSecret) return cache.cookieSecret;
+      if (!create) throw new Error(`no ${label} cookie secret`);
       // A secret written before cookie secrets existed: add one beside its keys.
       const stored = await readStored(rt);
       const cookieSecret = stored.cookieSecret ?? randomBytes(32).toString('base64url');
-      if (!stored.cookieSecret) await rt.secrets.update(secretId(rt), JSON.stringify({ ...stored, cookieSecret }));
+      if (!stored.cookieSecret)
+        await rt.secrets.update(secretId(rt), JSON.stringify({ ...stored, cookieSecret }));
       cache = undefined;
       return cookieSecret;
     },

@@ -1,4 +1,4 @@
-import type { Membership } from '../identity/model.ts';
+import type { Membership, User } from '../identity/model.ts';
 import { reReadAuthorization } from '../identity/session-service.ts';
 import { sessionStands } from '../identity/sessions.ts';
 import { logger } from '../logger.ts';
@@ -7,7 +7,7 @@ import type { Runtime } from '../runtime.ts';
 import { getArtifact } from '../store/oauth.ts';
 import { getSessionWithCutoff, type SessionRecord } from '../store/sessions.ts';
 import { getUserAndMembership } from '../store/users.ts';
-import type { User } from '../identity/model.ts';
+import { applicationOf, tenantAllowed } from './applications.ts';
 import { currentContext, type GrantLinks } from './context.ts';
 import { signedIn } from './grants.ts';
 
@@ -32,7 +32,11 @@ export interface AccountClaims {
   groups: { id: string; name: string; accessLevel: string }[];
 }
 
-export function claimsOf(user: Pick<User, 'emailVerified'> | undefined, record: SessionRecord, membership: Membership): AccountClaims {
+export function claimsOf(
+  user: Pick<User, 'emailVerified'> | undefined,
+  record: SessionRecord,
+  membership: Membership,
+): AccountClaims {
   const name = [membership.firstName, membership.lastName].filter(Boolean).join(' ');
   return {
     sub: record.userId,
@@ -76,6 +80,10 @@ export async function findAccount(rt: Runtime, _ctx: unknown, sub: string, token
   }
   const links = await linksOf(rt, grantId);
   if (!links) return undefined;
+  // The application may have been restricted to other tenants since the grant was made.
+  const clientId = (token as { clientId?: string }).clientId;
+  const app = clientId ? await applicationOf(rt, clientId) : undefined;
+  if (!app || !tenantAllowed(app, links.tenantId)) return undefined;
   const [{ session, sessionsValidAfter }, { user, membership }] = await Promise.all([
     getSessionWithCutoff(rt.db, links.ssoSid, links.tenantId, sub),
     getUserAndMembership(rt.db, sub, links.tenantId, true),

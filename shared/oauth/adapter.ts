@@ -1,6 +1,6 @@
 import { errors } from 'oidc-provider';
-import { isAppError } from '../errors.ts';
 import type { Application } from '../applications/model.ts';
+import { isAppError } from '../errors.ts';
 import type { Runtime } from '../runtime.ts';
 import {
   consumeArtifact,
@@ -10,8 +10,8 @@ import {
   type OAuthArtifact,
   putArtifact,
 } from '../store/oauth.ts';
-import { currentContext, type GrantLinks } from './context.ts';
 import { applicationOf } from './applications.ts';
+import { currentContext, type GrantLinks } from './context.ts';
 
 /**
  * oidc-provider's storage adapter on the one DynamoDB table (shared/store/oauth.ts). One instance
@@ -24,7 +24,13 @@ import { applicationOf } from './applications.ts';
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Models whose artifacts a grant issues: deleted with the grant. */
-const GRANTABLE = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const GRANTABLE = new Set([
+  'AuthorizationCode',
+  'AccessToken',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
 
 /** Pointer models: `Session` by uid, `DeviceCode` by user code. */
 const SESSION_UID = 'SessionUid';
@@ -33,7 +39,12 @@ const USER_CODE = 'UserCode';
 /** The library's ids (nanoid, user codes) are short and URL-safe: anything else is no such artifact. */
 const plausibleId = (id: unknown): id is string => typeof id === 'string' && /^[\w-]{1,256}$/.test(id);
 
-type Payload = Record<string, unknown> & { grantId?: string; uid?: string; userCode?: string; consumed?: unknown };
+type Payload = Record<string, unknown> & {
+  grantId?: string;
+  uid?: string;
+  userCode?: string;
+  consumed?: unknown;
+};
 
 /** Notes an outage on the request, so the bridge answers 503 rather than the library's 500. */
 async function guarded<T>(work: () => Promise<T>): Promise<T> {
@@ -46,8 +57,12 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * The payload as the library stored it. Expiry is the library's to judge (its payloads carry
+ * `exp`; it tells an expired device code from an unknown one), so the item's TTL is not checked.
+ */
 function payloadOf(artifact: OAuthArtifact | undefined): Payload | undefined {
-  if (!artifact || artifact.expiresAt <= nowSeconds()) return undefined;
+  if (!artifact) return undefined;
   const payload = JSON.parse(artifact.payload) as Payload;
   return artifact.consumed === undefined ? payload : { ...payload, consumed: artifact.consumed };
 }
@@ -79,7 +94,9 @@ export async function clientMetadata(rt: Runtime, app: Application): Promise<Rec
     post_logout_redirect_uris: app.postLogoutRedirectUris,
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
-    ...(app.initiateLoginUri ? { initiate_login_uri: app.initiateLoginUri } : {}),
+    // No initiate_login_uri: the library would only validate it (https only, where registration
+    // allows http on the loopback); the service starts third-party-initiated logins from the
+    // application record itself (identity/respond.ts).
     ...(app.backchannelLogoutUri
       ? { backchannel_logout_uri: app.backchannelLogoutUri, backchannel_logout_session_required: true }
       : {}),
@@ -124,11 +141,19 @@ export function adapterFor(rt: Runtime) {
         };
         const writes = [putArtifact(rt.db, artifact)];
         if (this.model === 'Session' && payload.uid) {
-          writes.push(putArtifact(rt.db, { model: SESSION_UID, id: payload.uid, payload: '{}', target: id, expiresAt }));
+          writes.push(
+            putArtifact(rt.db, { model: SESSION_UID, id: payload.uid, payload: '{}', target: id, expiresAt }),
+          );
         }
         if (this.model === 'DeviceCode' && payload.userCode) {
           writes.push(
-            putArtifact(rt.db, { model: USER_CODE, id: payload.userCode, payload: '{}', target: id, expiresAt }),
+            putArtifact(rt.db, {
+              model: USER_CODE,
+              id: payload.userCode,
+              payload: '{}',
+              target: id,
+              expiresAt,
+            }),
           );
         }
         await Promise.all(writes);
@@ -137,7 +162,9 @@ export function adapterFor(rt: Runtime) {
 
     async #storedLinks(id: string): Promise<GrantLinks | undefined> {
       const stored = await getArtifact(rt.db, 'Grant', id);
-      return stored?.tenantId && stored.ssoSid ? { tenantId: stored.tenantId, ssoSid: stored.ssoSid } : undefined;
+      return stored?.tenantId && stored.ssoSid
+        ? { tenantId: stored.tenantId, ssoSid: stored.ssoSid }
+        : undefined;
     }
 
     async find(id: string): Promise<Payload | undefined> {
@@ -159,7 +186,7 @@ export function adapterFor(rt: Runtime) {
       if (!plausibleId(value)) return undefined;
       return guarded(async () => {
         const pointer = await getArtifact(rt.db, pointerModel, value);
-        if (!pointer?.target || pointer.expiresAt <= nowSeconds()) return undefined;
+        if (!pointer?.target) return undefined;
         return payloadOf(await getArtifact(rt.db, this.model, pointer.target));
       });
     }
@@ -181,7 +208,9 @@ export function adapterFor(rt: Runtime) {
           await this.revokeByGrantId(artifact.grantId);
           await deleteArtifact(rt.db, 'Grant', artifact.grantId);
         }
-        throw new errors.InvalidGrant(`${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`);
+        throw new errors.InvalidGrant(
+          `${this.model === 'RefreshToken' ? 'refresh token' : 'grant'} already consumed`,
+        );
       });
     }
 

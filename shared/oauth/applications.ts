@@ -31,6 +31,8 @@ export function resourceAllowed(rt: Runtime, resource: string): boolean {
   }
   if (url.hash || url.username || url.password || resource.length > 2048) return false;
   if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (rt.config.ALLOW_PRIVATE_URLS || ['localhost', '127.0.0.1'].includes(url.hostname));
+  return (
+    url.protocol === 'http:' &&
+    (rt.config.ALLOW_PRIVATE_URLS || ['localhost', '127.0.0.1'].includes(url.hostname))
+  );
 }
-

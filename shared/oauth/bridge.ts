@@ -56,7 +56,14 @@ export function nodeExchange(request: HttpRequest, baseUrl: string): NodeExchang
   const done = new Promise<HttpResult>((resolve) => {
     res.write = ((chunk: unknown, encoding?: unknown, callback?: unknown) => {
       if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
-        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+        chunks.push(
+          Buffer.isBuffer(chunk)
+            ? chunk
+            : Buffer.from(
+                String(chunk),
+                typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
+              ),
+        );
       }
       const cb = [encoding, callback].find((f) => typeof f === 'function') as (() => void) | undefined;
       cb?.();
@@ -64,10 +71,18 @@ export function nodeExchange(request: HttpRequest, baseUrl: string): NodeExchang
     }) as ServerResponse['write'];
     res.end = ((chunk?: unknown, encoding?: unknown, callback?: unknown) => {
       if (chunk !== undefined && chunk !== null && typeof chunk !== 'function') {
-        chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+        chunks.push(
+          Buffer.isBuffer(chunk)
+            ? chunk
+            : Buffer.from(
+                String(chunk),
+                typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8',
+              ),
+        );
       }
       const setCookie = res.getHeader('set-cookie');
-      const cookies = setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)];
+      const cookies =
+        setCookie === undefined ? [] : Array.isArray(setCookie) ? setCookie : [String(setCookie)];
       const payload = Buffer.concat(chunks);
       resolve({
         statusCode: res.statusCode,
@@ -89,7 +104,11 @@ export function nodeExchange(request: HttpRequest, baseUrl: string): NodeExchang
 }
 
 /** Runs a listener on the request and returns what it answered. */
-export async function runListener(listener: RequestListener, request: HttpRequest, baseUrl: string): Promise<HttpResult> {
+export async function runListener(
+  listener: RequestListener,
+  request: HttpRequest,
+  baseUrl: string,
+): Promise<HttpResult> {
   const { req, res, done } = nodeExchange(request, baseUrl);
   listener(req, res);
   return done;

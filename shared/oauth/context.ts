@@ -2,8 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Application } from '../applications/model.ts';
 import type { AppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
-import type { SessionClaims } from '../identity/sessions.ts';
 import type { Membership } from '../identity/model.ts';
+import type { SessionClaims } from '../identity/sessions.ts';
 import type { SessionRecord } from '../store/sessions.ts';
 
 /**

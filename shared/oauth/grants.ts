@@ -98,8 +98,47 @@ export async function grantFor(rt: Runtime, rawCtx: unknown): Promise<GrantLike 
       return grant;
     }
   }
-  const grant = new oidc.provider.Grant({ accountId, clientId: oidc.client.clientId }) as unknown as GrantLike;
+  const grant = new oidc.provider.Grant({
+    accountId,
+    clientId: oidc.client.clientId,
+  }) as unknown as GrantLike;
   ensureScopes(grant, oidc.params.resource);
   await grant.save();
   return grant;
+}
+
+interface AdoptCtx {
+  oidc: {
+    route: string;
+    prompts: Set<string>;
+    session: {
+      accountId?: string;
+      loginAccount(details: { accountId: string; loginTs: number; amr: string[] }): void;
+    };
+    client?: { clientId: string };
+    params: Record<string, unknown>;
+  };
+}
+
+/**
+ * `prompt=none` and no OP session yet, but a sign-in session that serves this request (signed in
+ * on the hosted page, through SAML, …): the OP session takes it over, so the answer is a code, as
+ * the same request without `prompt=none` would get after its (page-less) interaction.
+ */
+export async function adoptSignIn(rt: Runtime, rawCtx: unknown): Promise<void> {
+  const { oidc } = rawCtx as AdoptCtx;
+  // Only the authorization endpoint has an OP session (not device authorization).
+  if (oidc.route !== 'authorization' || !oidc.prompts.has('none') || !oidc.client) return;
+  if (oidc.session.accountId) return;
+  const signed = await signedIn(rt);
+  if (!signed) return;
+  const app = await applicationOf(rt, oidc.client.clientId);
+  if (!app || !ssoMatches(app, signed, oidc.params.organization)) return;
+  const hint = oidc.params.login_hint;
+  if (typeof hint === 'string' && hint.toLowerCase() !== signed.record.email) return;
+  oidc.session.loginAccount({
+    accountId: signed.record.userId,
+    loginTs: Math.floor(Date.parse(signed.record.createdAt) / 1000),
+    amr: [signed.record.amr],
+  });
 }

@@ -35,7 +35,10 @@ const CROSS_ORIGIN = new Set([
   'POST /oauth/device',
 ]);
 
-async function inContext<T>(request: HttpRequest, work: (rt: Runtime, provider: Provider, context: OAuthRequestContext) => Promise<T>) {
+async function inContext<T>(
+  request: HttpRequest,
+  work: (rt: Runtime, provider: Provider, context: OAuthRequestContext) => Promise<T>,
+) {
   const rt = runtime();
   const provider = await providerFor(rt);
   const context = newContext(request);
@@ -49,6 +52,10 @@ export const libraryRoute: Operation = (request) =>
     // A store or secrets outage inside the library: our 503 with its code, not its server_error.
     if (context.outage && (result.statusCode ?? 500) >= 500) throw context.outage;
     const headers = { ...(result.headers as Record<string, string>) };
+    // An OPTIONS request that is not a CORS preflight (no Origin): nothing to allow, not a 404.
+    if (request.method === 'OPTIONS' && result.statusCode === 404) {
+      return { statusCode: 204, headers: { allow: 'OPTIONS, GET, POST' }, body: '' };
+    }
     if (CROSS_ORIGIN.has(request.routeKey)) headers['cross-origin-resource-policy'] = 'cross-origin';
     if (request.routeKey === 'POST /oauth/logout/confirm' && result.statusCode === 303) {
       return { ...result, headers, cookies: [...(result.cookies ?? []), ...(await endSignIn(rt, request))] };
@@ -122,7 +129,8 @@ async function signInUrl(rt: Runtime, tenantId: string, details: Details): Promi
 /** Whether the sign-in session satisfies `prompt=login` and `max_age` for this interaction. */
 function fresh(details: Details, authTime: number, now: number): boolean {
   const maxAge = Number(details.params.max_age);
-  const loginAsked = details.prompt.reasons.includes('login_prompt') || Number.isFinite(maxAge) && now - authTime > maxAge;
+  const loginAsked =
+    details.prompt.reasons.includes('login_prompt') || (Number.isFinite(maxAge) && now - authTime > maxAge);
   // Re-authenticated after the application asked: good for both.
   return !loginAsked || authTime >= details.iat;
 }
@@ -159,7 +167,12 @@ async function interaction(request: HttpRequest, email?: string): Promise<HttpRe
     // Which tenant: the one named, else the signed-in one (if the hint does not say otherwise),
     // else the one the hinted email belongs to, else ask for the email.
     let tenantId = organization;
-    if (!tenantId && signed && tenantAllowed(app, signed.record.tenantId) && (!hint || hint === signed.record.email)) {
+    if (
+      !tenantId &&
+      signed &&
+      tenantAllowed(app, signed.record.tenantId) &&
+      (!hint || hint === signed.record.email)
+    ) {
       tenantId = signed.record.tenantId;
     }
     const lookup = email ?? hint;
@@ -191,8 +204,10 @@ async function interaction(request: HttpRequest, email?: string): Promise<HttpRe
     if (signed && signed.record.tenantId === tenantId && ssoMatches(app, signed, organization)) {
       const authTime = Math.floor(Date.parse(signed.record.createdAt) / 1000);
       if (fresh(details, authTime, now)) {
+        // Consent too, in the same step: the grant is made on this sign-in session (grants.ts).
         return finish({
           login: { accountId: signed.record.userId, amr: [signed.record.amr], ts: authTime, remember: true },
+          consent: {},
         });
       }
     }
@@ -219,7 +234,14 @@ export const postInteraction: Operation = async (request) => {
  * equivalent (the parameters are not secret: an ID token hint and a registered URI).
  */
 export const postLogout: Operation = async (request) => {
-  const allowed = ['id_token_hint', 'post_logout_redirect_uri', 'state', 'client_id', 'logout_hint', 'ui_locales'];
+  const allowed = [
+    'id_token_hint',
+    'post_logout_redirect_uri',
+    'state',
+    'client_id',
+    'logout_hint',
+    'ui_locales',
+  ];
   const form = new URLSearchParams(request.rawBody ?? '');
   const query = new URLSearchParams();
   for (const [name, value] of form) if (allowed.includes(name)) query.append(name, value);

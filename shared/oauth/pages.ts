@@ -49,7 +49,11 @@ export async function postLogoutSuccessSource(ctx: KoaCtx) {
   render(ctx, 'Signed out', `<h1>Signed out</h1><p id="signed-out">You have signed out.</p>`);
 }
 
-const snake = (name: string) => name.replace(/Error$/, '').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+const snake = (name: string) =>
+  name
+    .replace(/Error$/, '')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 
 export async function userCodeInputSource(
   ctx: KoaCtx,
@@ -74,7 +78,13 @@ ${form.replace('<input ', '<input aria-label="Code" ')}
   );
 }
 
-export async function userCodeConfirmSource(ctx: KoaCtx, form: string, _client: unknown, _info: unknown, userCode: string) {
+export async function userCodeConfirmSource(
+  ctx: KoaCtx,
+  form: string,
+  _client: unknown,
+  _info: unknown,
+  userCode: string,
+) {
   render(
     ctx,
     'Confirm the device',
@@ -107,18 +117,28 @@ export async function renderError(ctx: KoaCtx, out: { error: string; error_descr
 }
 
 /** "Find your workspace": the email decides the tenant when the application named none. */
-export function workspacePage(action: string, tenants?: { id: string; name: string; url: string }[], notFound = false) {
+export function workspacePage(
+  action: string,
+  tenants?: { id: string; name: string; url: string }[],
+  notFound = false,
+) {
   const choice = tenants?.length
     ? `<p>Your email belongs to several organizations. Choose one:</p>${tenants
-        .map((t) => `<a class="sso" data-tenant="${escapeHtml(t.id)}" href="${escapeHtml(t.url)}">${escapeHtml(t.name)}</a>`)
+        .map(
+          (t) =>
+            `<a class="sso" data-tenant="${escapeHtml(t.id)}" href="${escapeHtml(t.url)}">${escapeHtml(t.name)}</a>`,
+        )
         .join('\n')}`
     : '';
   return page(
     'Find your workspace',
     `<h1>Find your workspace</h1>
 ${notFound ? '<p id="workspace-message" role="alert">No organization we know signs in with that email. Check the address, or ask your administrator.</p>' : ''}
-${choice || `<form method="post" action="${escapeHtml(action)}" id="workspace-form">
+${
+  choice ||
+  `<form method="post" action="${escapeHtml(action)}" id="workspace-form">
 <label>Work email<input type="email" name="email" autocomplete="username" required></label>
-<button class="primary" type="submit">Continue</button></form>`}`,
+<button class="primary" type="submit">Continue</button></form>`
+}`,
   );
 }

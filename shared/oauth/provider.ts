@@ -7,7 +7,7 @@ import { findAccount } from './account.ts';
 import { adapterFor } from './adapter.ts';
 import { applicationOf, resourceAllowed, TENANT_ID, tenantAllowed, UUID } from './applications.ts';
 import { currentContext } from './context.ts';
-import { grantFor, signedIn, ssoMatches } from './grants.ts';
+import { adoptSignIn, grantFor, signedIn, ssoMatches } from './grants.ts';
 import * as pages from './pages.ts';
 
 /**
@@ -52,16 +52,27 @@ function policy() {
   // stand, be the same person, and be in the tenant the application asked for. Logout, a disabled
   // member or an admin's revoke on our side therefore sends the next authorize back to sign-in.
   login?.checks.add(
-    new interactionPolicy.Check('sso_session', 'The sign-in session ended or is for another account', async (ctx: unknown) => {
-      const { oidc } = ctx as { oidc: { session: { accountId?: string }; params: Record<string, unknown>; client?: { clientId: string } } };
-      if (!oidc.session.accountId) return interactionPolicy.Check.REQUEST_PROMPT;
-      const signed = await signedIn(runtimeOf(ctx));
-      if (!signed || signed.record.userId !== oidc.session.accountId) return interactionPolicy.Check.REQUEST_PROMPT;
-      const app = oidc.client ? await applicationOf(runtimeOf(ctx), oidc.client.clientId) : undefined;
-      return app && ssoMatches(app, signed, oidc.params.organization)
-        ? interactionPolicy.Check.NO_NEED_TO_PROMPT
-        : interactionPolicy.Check.REQUEST_PROMPT;
-    }),
+    new interactionPolicy.Check(
+      'sso_session',
+      'The sign-in session ended or is for another account',
+      async (ctx: unknown) => {
+        const { oidc } = ctx as {
+          oidc: {
+            session: { accountId?: string };
+            params: Record<string, unknown>;
+            client?: { clientId: string };
+          };
+        };
+        if (!oidc.session.accountId) return interactionPolicy.Check.REQUEST_PROMPT;
+        const signed = await signedIn(runtimeOf(ctx));
+        if (!signed || signed.record.userId !== oidc.session.accountId)
+          return interactionPolicy.Check.REQUEST_PROMPT;
+        const app = oidc.client ? await applicationOf(runtimeOf(ctx), oidc.client.clientId) : undefined;
+        return app && ssoMatches(app, signed, oidc.params.organization)
+          ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+          : interactionPolicy.Check.REQUEST_PROMPT;
+      },
+    ),
   );
   return base;
 }
@@ -75,9 +86,9 @@ function runtimeOf(ctx: unknown): Runtime {
   return rt;
 }
 
-async function build(rt: Runtime): Promise<Provider> {
-  const keys = await oauthKeys.keys(rt, { create: true });
-  const cookieSecret = await oauthKeys.cookieSecret(rt);
+async function build(rt: Runtime, create: boolean): Promise<Provider> {
+  const keys = await oauthKeys.keys(rt, { create });
+  const cookieSecret = await oauthKeys.cookieSecret(rt, { create });
   const secure = rt.config.BASE_URL.startsWith('https:');
   const cookie = { httpOnly: true, sameSite: 'lax', secure, overwrite: true } as const;
   const provider = new Provider(rt.config.BASE_URL, {
@@ -101,17 +112,24 @@ async function build(rt: Runtime): Promise<Provider> {
       response_types: ['code'],
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'], requestObjectSigningAlgValues: ['ES256'] },
-    pkce: { required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none' },
+    pkce: {
+      required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
+    },
     // Code-flow ID tokens carry the claims (not only sub): applications read them from there.
     conformIdTokenClaims: false,
     claims: {
-      openid: ['sub', 'org_id', 'role', 'groups'],
+      amr: null,
+      auth_time: null,
+      sid: null,
+      openid: ['sub', 'amr', 'org_id', 'role', 'groups'],
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name'],
     },
     extraParams: {
-      organization: async (_ctx: unknown, value: unknown, client?: { clientId: string }) => {
-        if (value === undefined) return;
+      // Validators run on every authorization request, last before the library loads the OP
+      // session's account and grant: where prompt=none takes over a sign-in session (grants.ts).
+      organization: async (ctx: unknown, value: unknown, client?: { clientId: string }) => {
+        if (value === undefined) return adoptSignIn(rt, ctx);
         if (typeof value !== 'string' || !TENANT_ID.test(value)) {
           throw new errors.InvalidRequest('organization must be a tenant id');
         }
@@ -119,6 +137,7 @@ async function build(rt: Runtime): Promise<Provider> {
         if (!app || !tenantAllowed(app, value)) {
           throw new errors.InvalidRequest('this application may not sign in members of that organization');
         }
+        await adoptSignIn(rt, ctx);
       },
       connection: async (_ctx: unknown, value: unknown) => {
         if (value !== undefined && (typeof value !== 'string' || !UUID.test(value))) {
@@ -128,13 +147,19 @@ async function build(rt: Runtime): Promise<Provider> {
     },
     findAccount: (ctx: unknown, sub: string, token?: unknown) => findAccount(rt, ctx, sub, token),
     loadExistingGrant: (ctx: unknown) => grantFor(rt, ctx),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => interactionPath(interaction.uid), policy: policy() },
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) => interactionPath(interaction.uid),
+      policy: policy(),
+    },
     ttl: OAUTH_TTL,
     rotateRefreshToken: true,
     // Tokens do not die with the OP session cookie; they die with the sign-in session (account.ts).
     expiresWithSession: () => false,
-    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }, code: { scopes: Set<string> }) =>
-      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    issueRefreshToken: async (
+      _ctx: unknown,
+      client: { grantTypeAllowed(t: string): boolean },
+      code: { scopes: Set<string> },
+    ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },
@@ -178,12 +203,26 @@ async function build(rt: Runtime): Promise<Provider> {
     extraTokenClaims: async (ctx: unknown, token: { kind: string; accountId?: string; grantId?: string }) => {
       // JWT access tokens for an API carry the tenant, role and groups as the ID token does.
       if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
-      const account = (ctx as { oidc: { account?: { claims(use: string, scope: string): Promise<Record<string, unknown>> } } }).oidc.account;
+      const account = (
+        ctx as {
+          oidc: { account?: { claims(use: string, scope: string): Promise<Record<string, unknown>> } };
+        }
+      ).oidc.account;
       if (!account) return undefined;
       const claims = await account.claims('access_token', 'openid');
       return { org_id: claims.org_id, role: claims.role, groups: claims.groups };
     },
     renderError: pages.renderError,
+    // The library refuses to call special-use addresses (back-channel logout to 127.0.0.1):
+    // right in AWS, lifted with the other private-address rules for local development and tests.
+    ...(rt.config.ALLOW_PRIVATE_URLS
+      ? {
+          fetch: (url: string, options: RequestInit & { dispatcher?: unknown }) => {
+            const { dispatcher: _guarded, ...rest } = options;
+            return fetch(url, rest);
+          },
+        }
+      : {}),
   });
   provider.proxy = true;
   runtimes.set(provider, rt);
@@ -202,7 +241,8 @@ async function build(rt: Runtime): Promise<Provider> {
     return typeof this.exp === 'number' ? persist.call(this) : this.save(OAUTH_TTL.Session);
   };
   provider.on('grant.success', (ctx: unknown) => {
-    const grantType = (ctx as { oidc?: { params?: { grant_type?: string } } }).oidc?.params?.grant_type ?? 'unknown';
+    const grantType =
+      (ctx as { oidc?: { params?: { grant_type?: string } } }).oidc?.params?.grant_type ?? 'unknown';
     countWith(SSO_METRICS.oauthTokenIssued, { Grant: grantLabel(grantType) });
   });
   provider.on('grant.error', (_ctx: unknown, error: { message?: string; error_description?: string }) => {
@@ -228,15 +268,19 @@ const grantLabel = (grantType: string) =>
 let cached: { provider: Provider; rt: Runtime; kids: string; until: number } | undefined;
 const REBUILD_CHECK_MS = 5 * 60 * 1000;
 
-/** The container's provider; rebuilt when the runtime or the OP keys changed. */
-export async function providerFor(rt: Runtime): Promise<Provider> {
+/**
+ * The container's provider; rebuilt when the runtime or the OP keys changed. `create: false` for
+ * functions that may only read the keys (the logout consumer).
+ */
+export async function providerFor(rt: Runtime, options: { create?: boolean } = {}): Promise<Provider> {
+  const create = options.create ?? true;
   if (cached && cached.rt === rt && cached.until > Date.now()) return cached.provider;
-  const kids = (await oauthKeys.keys(rt, { create: true })).map((k) => k.kid).join(',');
+  const kids = (await oauthKeys.keys(rt, { create })).map((k) => k.kid).join(',');
   if (cached && cached.rt === rt && cached.kids === kids) {
     cached.until = Date.now() + REBUILD_CHECK_MS;
     return cached.provider;
   }
-  const provider = await build(rt);
+  const provider = await build(rt, create);
   cached = { provider, rt, kids, until: Date.now() + REBUILD_CHECK_MS };
   return provider;
 }

@@ -1,4 +1,10 @@
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
 import { type OAuthArtifact, oauthArtifact } from './entities.ts';
@@ -63,7 +69,9 @@ async function deleteKeys(db: Db, keyList: { pk: string; sk: string }[]): Promis
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
       if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} deletion(s) unprocessed`);
-      const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: pending as never } }));
+      const out = await db.doc.send(
+        new BatchWriteCommand({ RequestItems: { [db.table]: pending as never } }),
+      );
       pending = out.UnprocessedItems?.[db.table] as Record<string, unknown>[] | undefined;
     }
   }

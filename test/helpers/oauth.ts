@@ -27,7 +27,8 @@ export class Agent {
   readonly #jar = new Map<string, Map<string, StoredCookie>>();
 
   cookie(url: string, name: string): string | undefined {
-    return this.#jar.get(new URL(url).host)?.get(name)?.value;
+    return [...(this.#jar.get(new URL(url).host) ?? [])].find(([key]) => key.split(';')[0] === name)?.[1]
+      .value;
   }
 
   setCookie(url: string, name: string, value: string, path = '/') {
@@ -45,7 +46,10 @@ export class Agent {
     const jar = this.#jar.get(url.host);
     if (!jar) return undefined;
     const pairs = [...jar]
-      .filter(([, c]) => url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`))
+      .filter(
+        ([, c]) =>
+          url.pathname === c.path || url.pathname.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`),
+      )
       .sort(([, a], [, b]) => b.path.length - a.path.length)
       .map(([key, c]) => `${key.split(';')[0]}=${c.value}`);
     return pairs.length ? pairs.join('; ') : undefined;
@@ -98,7 +102,10 @@ export class Agent {
   }
 
   /** Follows redirects from `start` until a location `stop` accepts (not requested), or a page without one. */
-  async follow(start: string | Page, stop: (url: URL) => boolean): Promise<{ stoppedAt?: string; last: Page; pages: Page[] }> {
+  async follow(
+    start: string | Page,
+    stop: (url: URL) => boolean,
+  ): Promise<{ stoppedAt?: string; last: Page; pages: Page[] }> {
     const pages: Page[] = [];
     let page = typeof start === 'string' ? await this.get(start) : start;
     for (let hop = 0; hop < 25; hop++) {
@@ -121,7 +128,11 @@ export function formOf(html: string, id?: string): { action: string; fields: Rec
   for (const input of (match[2] ?? '').matchAll(/<input\b([^>]*)>/g)) {
     const name = /name="([^"]*)"/.exec(input[1] ?? '')?.[1];
     const value = /value="([^"]*)"/.exec(input[1] ?? '')?.[1] ?? '';
-    if (name) fields[name] = value.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+    if (name)
+      fields[name] = value
+        .replace(/&amp;/g, '&')
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'");
   }
   return { action: action.replace(/&amp;/g, '&'), fields };
 }
@@ -138,7 +149,9 @@ export async function relyingParty(
   issuer: string,
   clientId: string,
   clientSecret: string | undefined,
-  method: 'client_secret_basic' | 'client_secret_post' | 'none' = clientSecret ? 'client_secret_basic' : 'none',
+  method: 'client_secret_basic' | 'client_secret_post' | 'none' = clientSecret
+    ? 'client_secret_basic'
+    : 'none',
 ): Promise<client.Configuration> {
   const auth =
     method === 'none'
@@ -215,4 +228,63 @@ export async function startLogoutListener(): Promise<{
     url: `http://127.0.0.1:${port}/backchannel-logout`,
     close: () => new Promise<void>((done) => server.close(() => done())),
   });
+}
+
+/** Submits the hosted login page's email and password form (password or LDAP), its CSRF field included. */
+export function submitLoginForm(
+  agent: Agent,
+  loginPage: Page,
+  email: string,
+  password: string,
+): Promise<Page> {
+  const form = formOf(loginPage.text, 'password-form');
+  return agent.request('POST', form.action, { form: { ...form.fields, email, password } });
+}
+
+/** The OpenID Provider's stored artifacts (`OAUTH#{model}#{id}` items) among a stack's items, of one model or all. */
+export function oauthArtifacts(items: Record<string, unknown>[], model?: string): Record<string, unknown>[] {
+  const prefix = model ? `OAUTH#${model}#` : 'OAUTH#';
+  return items.filter((item) => String(item.pk).startsWith(prefix));
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Headers;
+  body: Record<string, unknown>;
+}
+
+/**
+ * A request to an OP endpoint as a hand-written client sends it (form body, optional HTTP Basic
+ * client credentials, optional bearer token), to see the exact RFC error an attack gets.
+ */
+export async function opRequest(
+  url: string,
+  options: {
+    method?: string;
+    form?: Record<string, string>;
+    basic?: { clientId: string; clientSecret: string };
+    bearer?: string;
+  } = {},
+): Promise<RawAnswer> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.form) headers['content-type'] = 'application/x-www-form-urlencoded';
+  if (options.basic) {
+    const enc = (s: string) => encodeURIComponent(s);
+    headers.authorization = `Basic ${Buffer.from(`${enc(options.basic.clientId)}:${enc(options.basic.clientSecret)}`).toString('base64')}`;
+  }
+  if (options.bearer) headers.authorization = `Bearer ${options.bearer}`;
+  const res = await undiciFetch(url, {
+    method: options.method ?? (options.form ? 'POST' : 'GET'),
+    redirect: 'manual',
+    headers,
+    ...(options.form ? { body: new URLSearchParams(options.form).toString() } : {}),
+  });
+  const text = await res.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, headers: res.headers as unknown as Headers, body };
 }

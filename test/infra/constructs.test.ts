@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
+import { preflightRoutes } from '../../infra/api.ts';
 import { BACKGROUND_FUNCTIONS } from '../../infra/background.ts';
 import { readStackConfig } from '../../infra/context.ts';
 import { Events } from '../../infra/events.ts';
@@ -86,8 +87,10 @@ describe('event targets', () => {
     });
   const consumer = probe('Consumer');
   const refresh = probe('Refresh');
+  const logout = probe('Logout');
   events.deliverAuditTo(consumer);
   events.scheduleMetadataRefresh(refresh);
+  events.deliverSessionRevocationsTo(logout);
   const template = Template.fromStack(stack);
   const dlqArn = { 'Fn::GetAtt': [logicalId(stack, events.deadLetterQueue), 'Arn'] };
 
@@ -113,8 +116,22 @@ describe('event targets', () => {
     ]);
   });
 
+  it('deliver only ended sessions (detail-type session.revoked) to the back-channel logout, as durably as audit events', () => {
+    const rule = template.toJSON().Resources[logicalId(stack, events.sessionRevokedRule)].Properties;
+    // EventBridgePublisher puts a domain event's `type` as its DetailType.
+    expect(rule.EventPattern).toEqual({ source: ['sso'], 'detail-type': ['session.revoked'] });
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack, events.bus) });
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(stack, logout), 'Arn'] },
+        DeadLetterConfig: { Arn: dlqArn },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 86400 },
+      }),
+    ]);
+  });
+
   it('send events a function failed on to the dead-letter queue as well', () => {
-    for (const fn of [consumer, refresh]) {
+    for (const fn of [consumer, refresh, logout]) {
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         FunctionName: { Ref: logicalId(stack, fn) },
         DestinationConfig: { OnFailure: { Destination: dlqArn } },
@@ -135,6 +152,35 @@ describe('event targets', () => {
         ]),
       },
     });
+  });
+});
+
+describe('CORS preflight routes', () => {
+  const routes = [
+    { method: 'GET', path: '/.well-known/openid-configuration', function: 'oauth' },
+    { method: 'POST', path: '/oauth/token', function: 'oauth' },
+    { method: 'GET', path: '/session', function: 'session' },
+    { method: 'POST', path: '/session', function: 'admin' },
+  ] as const;
+
+  it('go to the function the route table sends the path to', () => {
+    expect(preflightRoutes(routes, ['/oauth/token', '/.well-known/openid-configuration'])).toEqual([
+      { method: 'OPTIONS', path: '/oauth/token', function: 'oauth' },
+      { method: 'OPTIONS', path: '/.well-known/openid-configuration', function: 'oauth' },
+    ]);
+  });
+
+  it('leave a path to the route table when it carries the OPTIONS route itself', () => {
+    const withPreflight = [
+      ...routes,
+      { method: 'OPTIONS', path: '/oauth/token', function: 'oauth' },
+    ] as never[];
+    expect(preflightRoutes(withPreflight, ['/oauth/token'])).toEqual([]);
+  });
+
+  it('refuse a path the route table does not have, or sends to two functions', () => {
+    expect(() => preflightRoutes(routes, ['/oauth/nowhere'])).toThrow(/0 functions/);
+    expect(() => preflightRoutes(routes, ['/session'])).toThrow(/2 functions/);
   });
 });
 

@@ -7,9 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ALARMS, kebab, meaning } from '../../infra/alarms.ts';
 import { BACKGROUND_FUNCTIONS } from '../../infra/background.ts';
 import { readStackConfig } from '../../infra/context.ts';
-import { RUNTIME_SDK } from '../../infra/function.ts';
+import { bundleBudget, RUNTIME_SDK } from '../../infra/function.ts';
 import { SsoStack } from '../../infra/stack.ts';
-import { FUNCTIONS, type FunctionSpec, ROUTES, routeKey } from '../../shared/routes.ts';
+import { FUNCTIONS, type FunctionSpec, ROUTES } from '../../shared/routes.ts';
 import { TABLE } from '../../shared/store/table.ts';
 import { cdkJsonContext, grantsOf, nagFindings, resourceLabels, sortGrants } from './helpers.ts';
 
@@ -56,11 +56,48 @@ function properties(type: string): Record<string, unknown>[] {
 }
 
 const FUNCTION_ENTRIES = Object.entries(FUNCTIONS) as [string, FunctionSpec][];
+/** The route table's functions and the background ones: each is built and bound from its spec alike. */
+const ALL_ENTRIES = [...FUNCTION_ENTRIES, ...Object.entries(BACKGROUND_FUNCTIONS)] as [
+  string,
+  FunctionSpec,
+][];
+
+/**
+ * The OpenID Provider's endpoints a browser calls cross-origin: discovery, token, userinfo,
+ * revocation, introspection, device authorization. Their OPTIONS routes go to the function so that
+ * oidc-provider answers the preflight for the client's own origins.
+ */
+const PREFLIGHT_ROUTES = [
+  '/.well-known/openid-configuration',
+  '/oauth/token',
+  '/oauth/userinfo',
+  '/oauth/revoke',
+  '/oauth/introspect',
+  '/oauth/device',
+].map((path) => ({ method: 'OPTIONS', path, function: 'oauth' }) as const);
+
+/** The API Gateway route key of a route of the table or of a preflight (OPTIONS is not a table method). */
+const apiRouteKey = (route: { method: string; path: string }): string => `${route.method} ${route.path}`;
 
 describe('the API', () => {
-  it('has exactly the routes of the route table', () => {
+  it('has exactly the routes of the route table, and the OpenID Provider’s CORS preflights', () => {
     const keys = properties('AWS::ApiGatewayV2::Route').map((r) => r.RouteKey);
-    expect([...keys].sort()).toEqual(ROUTES.map(routeKey).sort());
+    const expected = new Set([...ROUTES, ...PREFLIGHT_ROUTES].map(apiRouteKey));
+    expect([...keys].sort()).toEqual([...expected].sort());
+  });
+
+  it('has a preflight only where the route table sends the path to the OpenID Provider', () => {
+    for (const preflight of PREFLIGHT_ROUTES) {
+      const served = ROUTES.filter((r) => r.path === preflight.path).map((r) => r.function);
+      expect(served.length, preflight.path).toBeGreaterThan(0);
+      expect(new Set(served), preflight.path).toEqual(new Set(['oauth']));
+    }
+  });
+
+  it('has no CORS configuration, which would answer preflights and overwrite the OP’s CORS headers', () => {
+    const [api] = properties('AWS::ApiGatewayV2::Api');
+    expect(api).toBeDefined();
+    expect(api).not.toHaveProperty('CorsConfiguration');
   });
 
   it('sends each route to the function the route table names', () => {
@@ -72,11 +109,14 @@ describe('the API', () => {
       const target = r.Target as { 'Fn::Join': [string, [string, { Ref: string }]] };
       return [r.RouteKey, functionOfIntegration.get(target['Fn::Join'][1][1].Ref)];
     });
-    const expected = ROUTES.map((route) => [
-      routeKey(route),
-      JSON.stringify({ 'Fn::GetAtt': [logicalId(fn(route.function)), 'Arn'] }),
-    ]);
-    expect(actual.sort()).toEqual(expected.sort());
+    // (a preflight the route table carries itself counts once)
+    const expected = new Map(
+      [...ROUTES, ...PREFLIGHT_ROUTES].map((route) => [
+        apiRouteKey(route),
+        JSON.stringify({ 'Fn::GetAtt': [logicalId(fn(route.function)), 'Arn'] }),
+      ]),
+    );
+    expect(actual.sort()).toEqual([...expected].sort());
   });
 
   it('has a throttled $default stage writing JSON access logs', () => {
@@ -102,7 +142,7 @@ describe('the API', () => {
   });
 
   it('gives every function the API endpoint as BASE_URL when there is no custom domain', () => {
-    for (const [name] of FUNCTION_ENTRIES) {
+    for (const [name] of ALL_ENTRIES) {
       const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
       expect(env.BASE_URL).toEqual({ 'Fn::GetAtt': [logicalId(stack.api.httpApi), 'ApiEndpoint'] });
     }
@@ -116,7 +156,7 @@ describe('the functions', () => {
     expect(Object.keys(template.findResources('AWS::Lambda::Function'))).toHaveLength(stack.functions.size);
   });
 
-  it.each(FUNCTION_ENTRIES)('%s: Node 22 on arm64, traced, sized by its spec', (name, spec) => {
+  it.each(ALL_ENTRIES)('%s: Node 22 on arm64, traced, sized by its spec', (name, spec) => {
     const props = template.toJSON().Resources[logicalId(fn(name))].Properties;
     expect(props).toMatchObject({
       Runtime: 'nodejs22.x',
@@ -134,13 +174,17 @@ describe('the functions', () => {
     });
   });
 
-  it.each(FUNCTION_ENTRIES)('%s: gets exactly the variables its spec calls for', (name, spec) => {
+  it.each(ALL_ENTRIES)('%s: gets exactly the variables its spec calls for', (name, spec) => {
     const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
     expect('ALLOW_PRIVATE_URLS' in env).toBe(false);
     expect('TABLE_NAME' in env).toBe(spec.table !== 'none');
     expect('OPERATOR_TOKEN_SECRET_ID' in env).toBe(spec.secrets.operatorToken !== undefined);
     expect('SESSION_KEYS_SECRET_ID' in env).toBe(spec.secrets.sessionKeys !== undefined);
-    expect('SECRETS_PREFIX' in env).toBe(spec.secrets.connections !== undefined);
+    expect('OAUTH_KEYS_SECRET_ID' in env).toBe(spec.secrets.oauthKeys !== undefined);
+    // Connection and application secrets both live under the prefix.
+    expect('SECRETS_PREFIX' in env).toBe(
+      spec.secrets.connections !== undefined || spec.secrets.applications !== undefined,
+    );
     expect('EVENT_BUS_NAME' in env).toBe(spec.events);
     expect('MAIL_FROM' in env).toBe(spec.mail);
     // Without a directory network (no ldapVpcId), no function has private ranges; with one, the
@@ -151,29 +195,32 @@ describe('the functions', () => {
       expect(env.OPERATOR_TOKEN_SECRET_ID).toEqual({ Ref: logicalId(stack.data.operatorToken) });
     if (spec.secrets.sessionKeys)
       expect(env.SESSION_KEYS_SECRET_ID).toEqual({ Ref: logicalId(stack.data.sessionKeys) });
-    if (spec.secrets.connections) expect(env.SECRETS_PREFIX).toBe('sso/test');
+    if (spec.secrets.oauthKeys)
+      expect(env.OAUTH_KEYS_SECRET_ID).toEqual({ Ref: logicalId(stack.data.oauthKeys) });
+    if (spec.secrets.connections || spec.secrets.applications) expect(env.SECRETS_PREFIX).toBe('sso/test');
   });
 
-  it.each(FUNCTION_ENTRIES)('%s: outside any VPC when the deployment gives no directory network', (name) => {
+  it.each(ALL_ENTRIES)('%s: outside any VPC when the deployment gives no directory network', (name) => {
     expect(template.toJSON().Resources[logicalId(fn(name))].Properties.VpcConfig).toBeUndefined();
   });
 
-  it('declare directory for LDAP login, the admin API (live test, directory groups) and session refresh', () => {
-    expect(FUNCTION_ENTRIES.filter(([, spec]) => spec.directory).map(([name]) => name)).toEqual([
+  it('declare directory for LDAP login, the admin API (live test, directory groups), session refresh and the OP (refresh)', () => {
+    expect(ALL_ENTRIES.filter(([, spec]) => spec.directory).map(([name]) => name)).toEqual([
       'admin',
       'ldap-login',
       'session',
+      'oauth',
     ]);
   });
 
-  it.each(FUNCTION_ENTRIES)('%s: own log group with a retention', (name) => {
+  it.each(ALL_ENTRIES)('%s: own log group with a retention', (name) => {
     const logGroup = template.toJSON().Resources[logicalId(fn(name).logGroup)];
     expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
     expect(logGroup.Properties.RetentionInDays).toBeGreaterThan(0);
   });
 
-  it.each(FUNCTION_ENTRIES)(
-    '%s: bundled as minified ESM with the require banner and a source map, the AWS SDK inside unless listed, under 1 MB',
+  it.each(ALL_ENTRIES)(
+    '%s: bundled as minified ESM with the require banner and a source map, the AWS SDK inside unless listed, within its budget',
     (name) => {
       const dir = assetDir(name);
       const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
@@ -186,24 +233,21 @@ describe('the functions', () => {
       // The AWS SDK is bundled (the lock's version, tree-shaken) except where that would pass 1 MB.
       const sdkImported = /\bfrom"@aws-sdk\//.test(bundle);
       expect(sdkImported).toBe(RUNTIME_SDK.has(name));
-      expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(1_000_000);
+      expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(bundleBudget(name));
     },
   );
 
-  it.each(FUNCTION_ENTRIES)(
-    '%s: the SES client in the bundle only when the spec declares mail',
-    (name, spec) => {
-      const bundle = readFileSync(join(assetDir(name), 'index.mjs'), 'utf8');
-      // SendEmail's HTTP path comes with the client's schemas; elsewhere the stand-in leaves
-      // nothing of the package, not even an import to load at run time.
-      // (a function on the runtime's SDK imports the client instead of carrying it)
-      const carried = bundle.includes('/v2/email/outbound-emails');
-      const imported = /\bfrom"@aws-sdk\/client-sesv2"/.test(bundle);
-      expect(carried || imported).toBe(spec.mail);
-      expect(imported).toBe(spec.mail && RUNTIME_SDK.has(name));
-      if (!spec.mail) expect(bundle).not.toContain('@aws-sdk/client-sesv2');
-    },
-  );
+  it.each(ALL_ENTRIES)('%s: the SES client in the bundle only when the spec declares mail', (name, spec) => {
+    const bundle = readFileSync(join(assetDir(name), 'index.mjs'), 'utf8');
+    // SendEmail's HTTP path comes with the client's schemas; elsewhere the stand-in leaves
+    // nothing of the package, not even an import to load at run time.
+    // (a function on the runtime's SDK imports the client instead of carrying it)
+    const carried = bundle.includes('/v2/email/outbound-emails');
+    const imported = /\bfrom"@aws-sdk\/client-sesv2"/.test(bundle);
+    expect(carried || imported).toBe(spec.mail);
+    expect(imported).toBe(spec.mail && RUNTIME_SDK.has(name));
+    if (!spec.mail) expect(bundle).not.toContain('@aws-sdk/client-sesv2');
+  });
 });
 
 describe('IAM: least privilege from each spec', () => {
@@ -217,8 +261,12 @@ describe('IAM: least privilege from each spec', () => {
   const on = (actions: string[], resources: string[]) =>
     actions.flatMap((action) => resources.map((resource) => `${action} on ${resource}`));
 
-  /** What the spec says the role may do, written out independently of infra/function.ts. */
-  function expectedGrants(spec: FunctionSpec): string[] {
+  /**
+   * What the spec says the role may do, written out independently of infra/function.ts; a function
+   * EventBridge invokes also sends what it failed on to the dead-letter queue (its async-invoke
+   * failure destination).
+   */
+  function expectedGrants(name: string, spec: FunctionSpec): string[] {
     const grants = [
       ...on(['logs:CreateLogStream', 'logs:PutLogEvents'], ['own-log-group']),
       ...on(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], ['*']),
@@ -232,6 +280,11 @@ describe('IAM: least privilege from each spec', () => {
       const actions = ['secretsmanager:GetSecretValue'];
       if (spec.secrets.sessionKeys === 'rotate') actions.push('secretsmanager:PutSecretValue');
       grants.push(...on(actions, ['session-keys']));
+    }
+    if (spec.secrets.oauthKeys) {
+      const actions = ['secretsmanager:GetSecretValue'];
+      if (spec.secrets.oauthKeys === 'rotate') actions.push('secretsmanager:PutSecretValue');
+      grants.push(...on(actions, ['oauth-keys']));
     }
     // secrets the code creates under a name prefix: read, or manage (create, read, delete, tag)
     const prefixActions = (access: 'read' | 'manage') =>
@@ -250,6 +303,11 @@ describe('IAM: least privilege from each spec', () => {
     }
     if (spec.events) grants.push('events:PutEvents on bus');
     if (spec.mail) grants.push(...on(['ses:SendEmail'], ['ses-identity', 'ses-configuration-set']));
+    if (name in BACKGROUND_FUNCTIONS) {
+      grants.push(
+        ...on(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], ['dead-letter-queue']),
+      );
+    }
     return [...new Set(grants)].sort();
   }
 
@@ -262,9 +320,11 @@ describe('IAM: least privilege from each spec', () => {
       [`table/index/${TABLE.gsi1.indexName}`]: `${stack.data.table.tableArn}/index/${TABLE.gsi1.indexName}`,
       'operator-token': stack.data.operatorToken.secretArn,
       'session-keys': stack.data.sessionKeys.secretArn,
+      'oauth-keys': stack.data.oauthKeys.secretArn,
       'connection-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/tenants/*`,
       'application-secrets': `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:sso/test/applications/*`,
       bus: stack.events.bus.eventBusArn,
+      'dead-letter-queue': stack.events.deadLetterQueue.queueArn,
       'ses-identity': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:identity/sso.example.com`,
       'ses-configuration-set': `arn:${stack.partition}:ses:${stack.region}:${stack.account}:configuration-set/sso-test`,
       'own-log-group': f.logGroup.logGroupArn,
@@ -272,11 +332,11 @@ describe('IAM: least privilege from each spec', () => {
     return grantsOf(template, logicalId(role), labels);
   }
 
-  it.each(FUNCTION_ENTRIES)('%s: the role allows exactly what the spec names', (name, spec) => {
-    expect(sortGrants(grantsOfFunction(name))).toEqual(expectedGrants(spec));
+  it.each(ALL_ENTRIES)('%s: the role allows exactly what the spec names', (name, spec) => {
+    expect(sortGrants(grantsOfFunction(name))).toEqual(expectedGrants(name, spec));
   });
 
-  it.each(FUNCTION_ENTRIES)('%s: no managed policies, and no wildcard resource outside X-Ray', (name) => {
+  it.each(ALL_ENTRIES)('%s: no managed policies, and no wildcard resource outside X-Ray', (name) => {
     const role = fn(name).role;
     if (!role) throw new Error(`${name} has no role`);
     expect(template.toJSON().Resources[logicalId(role)].Properties.ManagedPolicyArns).toBeUndefined();
@@ -291,7 +351,7 @@ describe('IAM: least privilege from each spec', () => {
     expect(grants.filter((g) => /^(dynamodb|secretsmanager|events|ses):/.test(g.action))).toEqual([]);
   });
 
-  it.each(FUNCTION_ENTRIES)(
+  it.each(ALL_ENTRIES)(
     '%s: MAIL_FROM and the SES grant exactly when the spec declares mail',
     (name, spec) => {
       const env = template.toJSON().Resources[logicalId(fn(name))].Properties.Environment.Variables;
@@ -319,7 +379,7 @@ describe('IAM: least privilege from each spec', () => {
         policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Condition?: unknown }[]
       ).filter((statement) => [statement.Action].flat().some((action) => action.startsWith('ses:'))),
     );
-    expect(sesStatements.length).toBe(FUNCTION_ENTRIES.filter(([, spec]) => spec.mail).length);
+    expect(sesStatements.length).toBe(ALL_ENTRIES.filter(([, spec]) => spec.mail).length);
     for (const statement of sesStatements) {
       expect(statement).toMatchObject({
         Effect: 'Allow',
@@ -330,7 +390,7 @@ describe('IAM: least privilege from each spec', () => {
   });
 
   it('declares mail for the invitation (admin) and password-reset functions, and not for sign-in', () => {
-    expect(FUNCTION_ENTRIES.filter(([, spec]) => spec.mail).map(([name]) => name)).toEqual([
+    expect(ALL_ENTRIES.filter(([, spec]) => spec.mail).map(([name]) => name)).toEqual([
       'admin',
       'password-reset',
     ]);
@@ -360,6 +420,33 @@ describe('IAM: least privilege from each spec', () => {
         'table/index/gsi1',
       ].sort(),
     );
+  });
+});
+
+describe('IAM: the OpenID Provider', () => {
+  const labels = () =>
+    resourceLabels(stack, {
+      'oauth-keys': stack.data.oauthKeys.secretArn,
+      'session-keys': stack.data.sessionKeys.secretArn,
+    });
+  const secretGrants = (name: string) => {
+    const role = fn(name).role;
+    if (!role) throw new Error(`${name} has no role`);
+    return sortGrants(grantsOf(template, logicalId(role), labels())).filter(
+      (g) => g.includes('oauth-keys') || g.includes('session-keys'),
+    );
+  };
+
+  it('oauth may read and rotate the OP keys, and only read the session keys', () => {
+    expect(secretGrants('oauth')).toEqual([
+      'secretsmanager:GetSecretValue on oauth-keys',
+      'secretsmanager:GetSecretValue on session-keys',
+      'secretsmanager:PutSecretValue on oauth-keys',
+    ]);
+  });
+
+  it('oauth-logout may only read the OP keys', () => {
+    expect(secretGrants('oauth-logout')).toEqual(['secretsmanager:GetSecretValue on oauth-keys']);
   });
 });
 
@@ -419,6 +506,17 @@ describe('the secrets', () => {
       SecretString: JSON.stringify({ keys: [] }),
     });
   });
+
+  it('start the OpenID Provider keys as an empty key list too, kept when the stack is deleted', () => {
+    const secret = template.toJSON().Resources[logicalId(stack.data.oauthKeys)];
+    expect(secret).toMatchObject({
+      Type: 'AWS::SecretsManager::Secret',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: { Name: 'sso/test/oauth-keys', SecretString: JSON.stringify({ keys: [] }) },
+    });
+    expect(secret.Properties).not.toHaveProperty('GenerateSecretString');
+  });
 });
 
 describe('events', () => {
@@ -433,6 +531,27 @@ describe('events', () => {
         RetryPolicy: expect.objectContaining({ MaximumRetryAttempts: expect.any(Number) }),
       }),
     ]);
+  });
+
+  it('have a rule sending ended sessions (detail-type session.revoked) to the back-channel logout', () => {
+    const rule = template.toJSON().Resources[logicalId(stack.events.sessionRevokedRule)].Properties;
+    expect(rule.EventBusName).toEqual({ Ref: logicalId(stack.events.bus) });
+    expect(rule.EventPattern).toEqual({ source: ['sso'], 'detail-type': ['session.revoked'] });
+    // As durable as the audit rule: the same retries, the same dead-letter queue.
+    const audit = template.toJSON().Resources[logicalId(stack.events.auditRule)].Properties;
+    expect(rule.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { 'Fn::GetAtt': [logicalId(fn('oauth-logout')), 'Arn'] },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'Arn'] } },
+        RetryPolicy: audit.Targets[0].RetryPolicy,
+      }),
+    ]);
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(fn('oauth-logout')) },
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalId(stack.events.deadLetterQueue), 'Arn'] } },
+      },
+    });
   });
 
   it('have a six-hourly schedule for the SAML metadata refresh', () => {
@@ -478,6 +597,10 @@ describe('observability', () => {
       'Latency',
       'SamlCertificateDaysToExpiry',
       "PROP('Dim.Reason')",
+      'OAuthTokenIssued',
+      "PROP('Dim.Grant')",
+      'OAuthRefreshReuse',
+      'BackchannelLogoutFailed',
     ]) {
       expect(body).toContain(piece);
     }
@@ -528,13 +651,15 @@ describe('observability', () => {
       'login-failure-spike',
       'saml-certificate-expiring',
       'saml-sp-certificate-expiring',
+      'oauth-refresh-reuse',
+      'backchannel-logout-failures',
       ...[...stack.functions.keys()].map((name) => `${name}-errors`),
     ].map((name) => `sso-test-${name}`);
     expect([...names].sort()).toEqual(expected.sort());
   });
 
   it('alarms on each function’s errors', () => {
-    for (const [name] of FUNCTION_ENTRIES) {
+    for (const [name] of ALL_ENTRIES) {
       expect(alarms()).toContainEqual(
         expect.objectContaining({
           Namespace: 'AWS/Lambda',
@@ -577,6 +702,31 @@ describe('observability', () => {
     );
   });
 
+  it('alarms on refresh-token reuse (5 in 5 minutes) and on back-channel logout failures (2 periods of 15 minutes)', () => {
+    const byName = (name: string) => alarms().find((a) => a.AlarmName === `sso-test-${name}`);
+    expect(byName('oauth-refresh-reuse')).toMatchObject({
+      Metrics: [
+        expect.objectContaining({ Expression: 'SELECT SUM(OAuthRefreshReuse) FROM "SSO"', Period: 300 }),
+      ],
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 5,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(byName('backchannel-logout-failures')).toMatchObject({
+      Metrics: [
+        expect.objectContaining({
+          Expression: 'SELECT SUM(BackchannelLogoutFailed) FROM "SSO"',
+          Period: 900,
+        }),
+      ],
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
   it('sends every alarm to the alarm topic, which refuses plain HTTP', () => {
     const topic = { Ref: logicalId(stack.observability.alarmTopic) };
     for (const alarm of alarms()) expect(alarm.AlarmActions).toEqual([topic]);
@@ -602,10 +752,12 @@ describe('outputs', () => {
   it('give what the operations guide’s commands read', () => {
     for (const name of [
       'SessionKeysSecretArn',
+      'OAuthKeysSecretArn',
       'DeadLetterQueueUrl',
       'EventBusArn',
       'EventArchiveArn',
       'AuditRuleArn',
+      'SessionRevokedRuleArn',
     ]) {
       template.hasOutput(name, { Value: Match.anyValue() });
     }

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, authorizeUrl, redeem, relyingParty } from '../helpers/oauth.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -14,7 +14,13 @@ beforeAll(async () => {
   stack = await startTestStack();
   expect((await stack.call('POST', '/admin/tenants', { body: { id: T, name: 'Acme' } })).status).toBe(201);
   const user = await stack.call('POST', `/admin/tenants/${T}/users`, {
-    body: { email: 'ada@acme.test', role: 'admin', password: PASSWORD, firstName: 'Ada', lastName: 'Lovelace' },
+    body: {
+      email: 'ada@acme.test',
+      role: 'admin',
+      password: PASSWORD,
+      firstName: 'Ada',
+      lastName: 'Lovelace',
+    },
   });
   expect(user.status, user.text).toBe(201);
   const app = await stack.call<{ clientId: string; clientSecret: string }>('POST', '/admin/applications', {
@@ -37,10 +43,7 @@ describe('the OpenID Provider', () => {
     const start = await authorizeUrl(config, REDIRECT, { organization: T });
     const walk = await agent.follow(start.url.href, (url) => url.href.startsWith(REDIRECT));
     expect(walk.stoppedAt, walk.last.text.slice(0, 400)).toBeDefined();
-    const tokens = await redeem(config, start, walk.stoppedAt as string).catch(async (e) => {
-      console.log(e, await e.cause?.text?.());
-      throw e;
-    });
+    const tokens = await redeem(config, start, walk.stoppedAt as string);
     const claims = tokens.claims();
     expect(claims).toMatchObject({ org_id: T, role: 'admin', email: 'ada@acme.test', given_name: 'Ada' });
     expect(claims?.sid).toBeTypeOf('string');

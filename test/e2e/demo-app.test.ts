@@ -28,12 +28,18 @@ const contexts: BrowserContext[] = [];
 afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => undefined);
 });
+/** What Chromium said went wrong on each page (a blocked form submission, say). */
+const consoleErrors = new WeakMap<Page, string[]>();
 async function newPage(): Promise<Page> {
   const context = await browser.newContext();
   contexts.push(context);
   const page = await context.newPage();
   // Each step takes well under a second; a stuck one should fail with its own message.
   page.setDefaultTimeout(10_000);
+  page.on('console', (message) => {
+    if (message.type() === 'error')
+      consoleErrors.set(page, [...(consoleErrors.get(page) ?? []), message.text()]);
+  });
   return page;
 }
 
@@ -45,9 +51,11 @@ async function signedIn(page: Page) {
   } catch (error) {
     // Where it stopped says more than a timeout: an error page of the service, say.
     const text = (await page.textContent('body').catch(() => ''))?.replace(/\s+/g, ' ').slice(0, 400);
-    throw new Error(`not signed in on the demo application; stopped at ${page.url()}: ${text}`, {
-      cause: error,
-    });
+    const said = (consoleErrors.get(page) ?? []).join(' | ');
+    throw new Error(
+      `not signed in on the demo application; stopped at ${page.url()}: ${text}${said ? `; console: ${said}` : ''}`,
+      { cause: error },
+    );
   }
   return {
     name: await page.textContent('#name'),
@@ -129,6 +137,19 @@ describe('the demo application, through each demo identity provider', () => {
     expect(shown).toMatchObject({ name: 'Grace Hopper', tenant: 'demo', amr: 'oidc' });
     expect(shown.groups).toMatch(/Admins\s*\(administrator\)/);
   });
+
+  it.runIf(existsSync(SLAPD))(
+    'Sign in from the application with LDAP: the hosted page’s form → back, signed in',
+    async () => {
+      const page = await newPage();
+      await page.goto(`${appUrl}/login`);
+      await page.waitForURL((url) => url.origin === stack.url && url.pathname === '/t/demo/login');
+      await page.fill('input[name=email]', 'ada@demo.test');
+      await page.fill('input[name=password]', 'demo-password');
+      await page.click('#password-form button[type=submit]');
+      expect(await signedIn(page)).toMatchObject({ name: 'Ada Lovelace', tenant: 'demo', amr: 'ldap' });
+    },
+  );
 
   it('Sign out: RP-initiated logout at the service ends both sessions', async () => {
     const page = await newPage();

@@ -2,14 +2,17 @@
 // in the test process, where the local server runs the handlers.
 import '../../shared/ldap/refresh.ts';
 import { Attribute, Change } from 'ldapts';
+import * as client from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runtime } from '../../shared/runtime.ts';
+import { Agent, authorizeUrl, redeem, relyingParty } from '../helpers/oauth.ts';
 import { BASE_DN, freePort, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
 const PEOPLE = `ou=people,${BASE_DN}`;
 const GROUPS = `ou=groups,${BASE_DN}`;
 const pw = (uid: string) => `${uid}-Pa55!`;
+const REDIRECT = 'http://127.0.0.1:9/callback';
 
 interface ErrorBody {
   error: { code: string };
@@ -240,5 +243,52 @@ describe('POST /session/refresh for LDAP sessions', () => {
     const res = await refresh<ErrorBody>(signed.token);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('login_required');
+  });
+});
+
+describe("an application's refresh for an LDAP sign-in (the OpenID Provider)", () => {
+  it('re-reads the directory once the authorization TTL has passed: groups follow it, a deleted user is refused', async () => {
+    const { tenantId, connectionId } = await setUp({});
+    const app = await stack.call<{ clientId: string; clientSecret: string }>('POST', '/admin/applications', {
+      body: { name: 'Portal', type: 'confidential', redirectUris: [REDIRECT], tenants: [tenantId] },
+    });
+    expect(app.status, app.text).toBe(201);
+    const config = await relyingParty(stack.url, app.body.clientId, app.body.clientSecret);
+    const dn = `uid=sam,${PEOPLE}`;
+    await member('add', 'sales', dn).catch(() => undefined); // already in it after the tests above
+    const signed = await login(connectionId, 'sam');
+    const agent = new Agent();
+    agent.setCookie(stack.url, 'sso_session', signed.token);
+    const start = await authorizeUrl(config, REDIRECT, {
+      organization: tenantId,
+      scope: 'openid offline_access',
+      prompt: 'consent',
+    });
+    const walk = await agent.follow(start.url.href, (url) => url.href.startsWith(REDIRECT));
+    const tokens = await redeem(config, start, walk.stoppedAt as string);
+    const groupsOf = (claims: unknown) => names((claims as { groups: { name: string }[] }).groups);
+    expect(groupsOf(tokens.claims())).toContain('sales');
+
+    // Within the TTL: no directory round trip.
+    let mark = slapd.log().length;
+    const early = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+    expect(groupsOf(early.claims())).toContain('sales');
+    expect(slapd.log().slice(mark)).not.toMatch(/BIND dn=/);
+
+    await member('delete', 'sales', dn);
+    advance(120);
+    mark = slapd.log().length;
+    const later = await client.refreshTokenGrant(config, early.refresh_token as string);
+    expect(groupsOf(later.claims())).not.toContain('sales');
+    await expect.poll(() => slapd.log().slice(mark)).toContain(`BIND dn="${SVC.dn}"`);
+
+    // Gone from the directory (the last test of this file to use sam).
+    await slapd.admin((c) => c.del(dn));
+    advance(240);
+    const refused = await client.refreshTokenGrant(config, later.refresh_token as string).then(
+      () => undefined,
+      (e: { error?: string }) => e.error,
+    );
+    expect(refused).toBe('invalid_grant');
   });
 });

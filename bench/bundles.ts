@@ -31,6 +31,8 @@ export interface Bundling {
   runtimeSdk: string[];
   sourceMap: boolean;
   nodeOptions: string;
+  /** The bundle budgets in bytes (`default` and per function), from BUNDLE_BUDGET_BYTES there. */
+  budgets: Record<string, number>;
 }
 
 export function infraBundling(names: string[]): Bundling {
@@ -40,7 +42,16 @@ export function infraBundling(names: string[]): Bundling {
   const runtimeSdk = [...listed.matchAll(/'([^']+)'/g)].map((m) => m[1] as string);
   // BENCH_AWS_SDK=bundled|runtime overrides infra's choice for every function, to compare the two.
   const override = process.env.BENCH_AWS_SDK;
+  // `BUNDLE_BUDGET_BYTES ... = { default: 1_000_000, oauth: 1_500_000, 'oauth-logout': ... }`
+  const budgetBlock = /BUNDLE_BUDGET_BYTES[^=]*=\s*\{([^}]*)\}/.exec(source)?.[1] ?? '';
+  const budgets = Object.fromEntries(
+    [...budgetBlock.matchAll(/'?([\w-]+)'?\s*:\s*([\d_]+)/g)].map((m) => [
+      m[1] as string,
+      Number((m[2] as string).replaceAll('_', '')),
+    ]),
+  );
   return {
+    budgets,
     runtimeSdk: override === 'bundled' ? [] : override === 'runtime' ? names : runtimeSdk,
     sourceMap: !/sourceMap:\s*false/.test(source),
     nodeOptions: /NODE_OPTIONS:\s*'([^']*)'/.exec(source)?.[1] ?? '',

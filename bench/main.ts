@@ -12,14 +12,37 @@ import { startAwsStub } from './lib/aws-stub.ts';
 import { warmUpDynamo } from './lib/dynamo-warmup.ts';
 import { httpEvent, type LambdaHandler } from './lib/lambda.ts';
 import { startBenchStack } from './lib/stack.ts';
+import { benchOauth } from './oauth.ts';
 import { benchOidc } from './oidc.ts';
 import { buildResults, printResults } from './report.ts';
 import { benchSaml } from './saml.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const N = QUICK
-  ? { saml: 40, samlWarmup: 10, oidc: 15, oidcWarmup: 3, ldap: 15, ldapWarmup: 3, cold: 1, dynamo: 100 }
-  : { saml: 300, samlWarmup: 40, oidc: 100, oidcWarmup: 10, ldap: 100, ldapWarmup: 10, cold: 5, dynamo: 400 };
+  ? {
+      saml: 40,
+      samlWarmup: 10,
+      oidc: 15,
+      oidcWarmup: 3,
+      ldap: 15,
+      ldapWarmup: 3,
+      oauth: 20,
+      oauthWarmup: 5,
+      cold: 1,
+      dynamo: 100,
+    }
+  : {
+      saml: 300,
+      samlWarmup: 40,
+      oidc: 100,
+      oidcWarmup: 10,
+      ldap: 100,
+      ldapWarmup: 10,
+      oauth: 200,
+      oauthWarmup: 20,
+      cold: 5,
+      dynamo: 400,
+    };
 
 const handlerOf = async (name: string): Promise<LambdaHandler> =>
   ((await import(`../functions/${name}.ts`)) as { handler: LambdaHandler }).handler;
@@ -85,6 +108,12 @@ export async function main(): Promise<void> {
       ...(profileDir ? { profileDir } : {}),
     });
     closers.push(ldap.close);
+    log('OAuth (application login at our OpenID Provider)');
+    const oauth = await benchOauth(bench, await handlerOf('oauth'), {
+      iterations: N.oauth,
+      warmup: N.oauthWarmup,
+      ...(profileDir ? { profileDir } : {}),
+    });
 
     log('bundles and cold starts');
     const stub = await startAwsStub(bench.stack.secrets);
@@ -138,6 +167,25 @@ export async function main(): Promise<void> {
         detail: { id: crypto.randomUUID(), tenantId: samlSetup.tenantId, protocol: 'saml' },
       }),
       'saml-metadata-refresh': () => ({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }),
+      // The signed-in person's next application login: a code at once (OP session and grant stand).
+      oauth: () => oauth.authorizeEvent(),
+      // A sign-in session ended with nothing signed in on it: the OP keys read, one index query.
+      'oauth-logout': () => ({
+        version: '0',
+        id: crypto.randomUUID(),
+        'detail-type': 'session.revoked',
+        source: 'sso',
+        account: '000000000000',
+        time: new Date().toISOString(),
+        region: 'us-east-1',
+        resources: [],
+        detail: {
+          tenantId: samlSetup.tenantId,
+          userId: crypto.randomUUID(),
+          sessionId: crypto.randomUUID(),
+          reason: 'logout',
+        },
+      }),
     };
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -148,6 +196,7 @@ export async function main(): Promise<void> {
       ALLOW_PRIVATE_URLS: '1',
       OPERATOR_TOKEN_SECRET_ID: 'operator-token',
       SESSION_KEYS_SECRET_ID: 'session-keys',
+      OAUTH_KEYS_SECRET_ID: 'oauth-keys',
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'bench',
       AWS_SECRET_ACCESS_KEY: 'bench',
@@ -165,6 +214,10 @@ export async function main(): Promise<void> {
         oidc.result.p50Ms,
       ]),
       ldap: costPerMillion(ldap.dynamodb.returning, [ldap.variants[0]?.p50Ms ?? 0]),
+      oauth: costPerMillion(oauth.result.dynamodb.login, [
+        oauth.result.authorizeP50Ms,
+        oauth.result.tokenP50Ms,
+      ]),
     };
     const cpu = cpus();
     const machine = `${cpu[0]?.model.trim() ?? 'unknown CPU'} × ${cpu.length} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}, ${process.platform}/${process.arch}`;
@@ -175,6 +228,7 @@ export async function main(): Promise<void> {
       saml,
       oidc: oidc.result,
       ldap,
+      oauth: oauth.result,
       costs,
       bundles,
       dynamoGetItemP50Ms: dynamo.getItemP50Ms,

@@ -4,8 +4,7 @@ import { AppError } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
-import { deleteSession, getSessionWithCutoff, putSession, type SessionRecord } from '../store/sessions.ts';
-import { getMembership } from '../store/users.ts';
+import { deleteSession, getSessionStanding, putSession, type SessionRecord } from '../store/sessions.ts';
 import type { TenantRole } from '../tenants/model.ts';
 import type { Amr, Membership, SessionGroup } from './model.ts';
 import { currentKey, keyById } from './signing-keys.ts';
@@ -172,10 +171,11 @@ export async function verifySession(
     if (error instanceof joseErrors.JOSEError) throw invalidSession();
     throw error;
   }
-  const [{ session: record, sessionsValidAfter }, membership] = await Promise.all([
-    getSessionWithCutoff(rt.db, claims.sid, claims.tid, claims.sub),
-    getMembership(rt.db, claims.tid, claims.sub, true),
-  ]);
+  const {
+    session: record,
+    sessionsValidAfter,
+    membership,
+  } = await getSessionStanding(rt.db, claims.sid, claims.tid, claims.sub);
   const nowSec = epochSeconds(rt.clock.now());
   if (
     !record ||

@@ -5,8 +5,7 @@ import { logger } from '../logger.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { getArtifact } from '../store/oauth.ts';
-import { getSessionWithCutoff, type SessionRecord } from '../store/sessions.ts';
-import { getUserAndMembership } from '../store/users.ts';
+import { getSessionStanding, type SessionRecord } from '../store/sessions.ts';
 import { applicationOf, tenantAllowed } from './applications.ts';
 import { currentContext, type GrantLinks } from './context.ts';
 import { signedIn } from './grants.ts';
@@ -84,10 +83,13 @@ export async function findAccount(rt: Runtime, _ctx: unknown, sub: string, token
   const clientId = (token as { clientId?: string }).clientId;
   const app = clientId ? await applicationOf(rt, clientId) : undefined;
   if (!app || !tenantAllowed(app, links.tenantId)) return undefined;
-  const [{ session, sessionsValidAfter }, { user, membership }] = await Promise.all([
-    getSessionWithCutoff(rt.db, links.ssoSid, links.tenantId, sub),
-    getUserAndMembership(rt.db, sub, links.tenantId, true),
-  ]);
+  const { session, sessionsValidAfter, user, membership } = await getSessionStanding(
+    rt.db,
+    links.ssoSid,
+    links.tenantId,
+    sub,
+    { withUser: true },
+  );
   const now = epochSeconds(rt.clock.now());
   if (
     !session ||

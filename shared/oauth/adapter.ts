@@ -8,7 +8,7 @@ import {
   deleteIssuedBy,
   getArtifact,
   type OAuthArtifact,
-  putArtifact,
+  putArtifacts,
 } from '../store/oauth.ts';
 import { applicationOf } from './applications.ts';
 import { currentContext, type GrantLinks } from './context.ts';
@@ -139,24 +139,17 @@ export function adapterFor(rt: Runtime) {
           ...(GRANTABLE.has(this.model) && payload.grantId ? { grantId: payload.grantId } : {}),
           ...links,
         };
-        const writes = [putArtifact(rt.db, artifact)];
-        if (this.model === 'Session' && payload.uid) {
-          writes.push(
-            putArtifact(rt.db, { model: SESSION_UID, id: payload.uid, payload: '{}', target: id, expiresAt }),
-          );
-        }
-        if (this.model === 'DeviceCode' && payload.userCode) {
-          writes.push(
-            putArtifact(rt.db, {
-              model: USER_CODE,
-              id: payload.userCode,
-              payload: '{}',
-              target: id,
-              expiresAt,
-            }),
-          );
-        }
-        await Promise.all(writes);
+        // With its pointer (an OP session by uid, a device code by user code), in one request.
+        const pointer =
+          this.model === 'Session' && payload.uid
+            ? { model: SESSION_UID, id: payload.uid }
+            : this.model === 'DeviceCode' && payload.userCode
+              ? { model: USER_CODE, id: payload.userCode }
+              : undefined;
+        await putArtifacts(rt.db, [
+          artifact,
+          ...(pointer ? [{ ...pointer, payload: '{}', target: id, expiresAt }] : []),
+        ]);
       });
     }
 

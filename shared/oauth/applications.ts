@@ -8,7 +8,11 @@ import { currentContext } from './context.ts';
 export const TENANT_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The application behind the request's client, read once per request. */
+/**
+ * The application behind the request's client, read once per request. Not kept across requests:
+ * an operator's change (a new secret, fewer tenants, deletion) holds on the very next request in
+ * every container, which two reads per login are worth (bench/README.md).
+ */
 export async function applicationOf(rt: Runtime, clientId: string): Promise<Application | undefined> {
   const context = currentContext();
   const cached = context?.applications.get(clientId);

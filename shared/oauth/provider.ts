@@ -45,6 +45,37 @@ export const OAUTH_TTL = {
   Session: 30 * 86_400,
 } as const;
 
+/**
+ * The protocol settings that are not about this service's storage or sign-in: code flow only,
+ * ES256, PKCE required for public clients, the claims each scope releases. The benchmark's raw
+ * provider uses the same (bench/oauth.ts).
+ */
+export const PROTOCOL_CONFIGURATION = {
+  responseTypes: ['code'],
+  scopes: ['openid', 'offline_access', 'email', 'profile'],
+  clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+  clientDefaults: {
+    id_token_signed_response_alg: 'ES256',
+    require_auth_time: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+  },
+  enabledJWA: { idTokenSigningAlgValues: ['ES256'], requestObjectSigningAlgValues: ['ES256'] },
+  pkce: {
+    required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
+  },
+  // Code-flow ID tokens carry the claims (not only sub): applications read them from there.
+  conformIdTokenClaims: false,
+  claims: {
+    amr: null,
+    auth_time: null,
+    sid: null,
+    openid: ['sub', 'amr', 'org_id', 'role', 'groups'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name'],
+  },
+};
+
 function policy() {
   const base = interactionPolicy.base();
   const login = base.get('login');
@@ -102,29 +133,7 @@ async function build(rt: Runtime, create: boolean): Promise<Provider> {
       short: cookie,
     },
     routes: OAUTH_PATHS,
-    responseTypes: ['code'],
-    scopes: ['openid', 'offline_access', 'email', 'profile'],
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
-    clientDefaults: {
-      id_token_signed_response_alg: 'ES256',
-      require_auth_time: true,
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-    },
-    enabledJWA: { idTokenSigningAlgValues: ['ES256'], requestObjectSigningAlgValues: ['ES256'] },
-    pkce: {
-      required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
-    },
-    // Code-flow ID tokens carry the claims (not only sub): applications read them from there.
-    conformIdTokenClaims: false,
-    claims: {
-      amr: null,
-      auth_time: null,
-      sid: null,
-      openid: ['sub', 'amr', 'org_id', 'role', 'groups'],
-      email: ['email', 'email_verified'],
-      profile: ['name', 'given_name', 'family_name'],
-    },
+    ...PROTOCOL_CONFIGURATION,
     extraParams: {
       // Validators run on every authorization request, last before the library loads the OP
       // session's account and grant: where prompt=none takes over a sign-in session (grants.ts).

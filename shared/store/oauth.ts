@@ -25,6 +25,20 @@ export async function putArtifact(db: Db, artifact: OAuthArtifact): Promise<void
   await db.doc.send(new PutCommand({ TableName: db.table, Item: oauthArtifact.item(artifact) }));
 }
 
+/** Puts a few artifacts (an OP session and its uid pointer) in one request. */
+export async function putArtifacts(db: Db, artifacts: readonly OAuthArtifact[]): Promise<void> {
+  if (artifacts.length === 1 && artifacts[0]) return putArtifact(db, artifacts[0]);
+  let pending: Record<string, unknown>[] | undefined = artifacts.map((a) => ({
+    PutRequest: { Item: oauthArtifact.item(a) },
+  }));
+  for (let attempt = 0; pending && pending.length > 0; attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** attempt)));
+    if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} write(s) unprocessed`);
+    const out = await db.doc.send(new BatchWriteCommand({ RequestItems: { [db.table]: pending as never } }));
+    pending = out.UnprocessedItems?.[db.table] as Record<string, unknown>[] | undefined;
+  }
+}
+
 /** Read strongly consistent: a code consumed a moment ago must look consumed. */
 export async function getArtifact(db: Db, model: string, id: string): Promise<OAuthArtifact | undefined> {
   const out = await db.doc.send(

@@ -1,8 +1,15 @@
 import { BatchWriteCommand, DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Errors } from '../errors.ts';
+import type { Membership, User } from '../identity/model.ts';
 import type { Db } from '../runtime.ts';
 import { isConditionFailure } from './conditions.ts';
-import { type SessionRecord, sessionCutoff, session as sessions } from './entities.ts';
+import {
+  membership as membershipEntity,
+  type SessionRecord,
+  sessionCutoff,
+  session as sessions,
+  user as userEntity,
+} from './entities.ts';
 import { keys } from './keys.ts';
 import { batchGet, queryAll } from './query.ts';
 import { putNew, versionedUpdate } from './writes.ts';
@@ -31,6 +38,41 @@ export async function getSessionWithCutoff(
   for (const item of await batchGet(db, [sessionKey, sessionCutoff.key(tenantId, userId)], true)) {
     if (item.pk === sessionKey.pk) found.session = sessions.parse(item);
     else found.sessionsValidAfter = sessionCutoff.parse(item).sessionsValidAfter;
+  }
+  return found;
+}
+
+export interface SessionStanding {
+  session?: SessionRecord;
+  sessionsValidAfter?: string;
+  membership?: Membership;
+  user?: User;
+}
+
+/**
+ * What decides whether a session still stands, in one strongly consistent round trip: the
+ * session, its member's cutoff and membership, and (`withUser`) the user item.
+ */
+export async function getSessionStanding(
+  db: Db,
+  sessionId: string,
+  tenantId: string,
+  userId: string,
+  options: { withUser?: boolean } = {},
+): Promise<SessionStanding> {
+  const sessionKey = sessions.key(sessionId);
+  const cutoffKey = sessionCutoff.key(tenantId, userId);
+  const memberKey = membershipEntity.key(tenantId, userId);
+  const userKey = userEntity.key(userId);
+  const keyList = [sessionKey, cutoffKey, memberKey, ...(options.withUser ? [userKey] : [])];
+  const is = (item: Record<string, unknown>, key: { pk: string; sk: string }) =>
+    item.pk === key.pk && item.sk === key.sk;
+  const found: SessionStanding = {};
+  for (const item of await batchGet(db, keyList, true)) {
+    if (is(item, sessionKey)) found.session = sessions.parse(item);
+    else if (is(item, cutoffKey)) found.sessionsValidAfter = sessionCutoff.parse(item).sessionsValidAfter;
+    else if (is(item, memberKey)) found.membership = membershipEntity.parse(item);
+    else if (is(item, userKey)) found.user = userEntity.parse(item);
   }
   return found;
 }

@@ -69,14 +69,15 @@ export const SECRET_PREFIX_ACTIONS = {
 /**
  * Functions that use the runtime's AWS SDK instead of bundling it, where the SDK would pass the
  * 1 MB bundle budget: node-saml's XML stack (the SP metadata and SP-initiated AuthnRequests); the
- * admin API, which carries four SDK clients (DynamoDB, Secrets Manager, EventBridge, SES) and is
- * off the sign-in path; and the session function, which reaches every connector through the
- * registry (an LDAP session's refresh). The benchmark reads this list (bench/bundles.ts).
+ * admin API and the console, which carry four SDK clients (DynamoDB, Secrets Manager, EventBridge,
+ * SES) and are off the sign-in path; and the session function, which reaches every connector
+ * through the registry (an LDAP session's refresh). The benchmark reads this list (bench/bundles.ts).
  */
 export const RUNTIME_SDK = new Set([
   'saml-login',
   'saml-metadata',
   'admin',
+  'console',
   'session',
   'oauth',
   'oauth-logout',

@@ -24,6 +24,7 @@ import {
   Provisioning,
   SamlConfig,
 } from '../shared/connections/schema.ts';
+import { ConsoleForm, ConsoleHomeQuery } from '../shared/console/http.ts';
 import { AddDomainBody, VerifyDomainBody } from '../shared/domains/model.ts';
 import { ERROR_CODES, errorCatalogue } from '../shared/error-codes.ts';
 import { MAX_BODY_BYTES } from '../shared/http/request.ts';
@@ -56,9 +57,10 @@ export type RouteKey = AnyRoute extends infer R
 /**
  * Who may call a route. `tenantAdmin`: the operator, or a session JWT / API token of the tenant's
  * owner or admin (`tenantRead` adds auditor); `caller`: the cookie, a session JWT or an API token;
- * `session`: the cookie or a session JWT only.
+ * `session`: the cookie or a session JWT only; `console`: the cookie only, of the tenant's owner or
+ * admin (an auditor reads).
  */
-type Access = 'public' | 'operator' | 'tenantAdmin' | 'tenantRead' | 'caller' | 'session';
+type Access = 'public' | 'operator' | 'tenantAdmin' | 'tenantRead' | 'caller' | 'session' | 'console';
 
 type Media = 'json' | 'form';
 
@@ -158,6 +160,13 @@ const REDIRECT_QUERY = {
   description:
     "Where to land after login: an OAuth interaction URL of this service (`{BASE_URL}/oauth/interaction/{uid}`), or a URL under the tenant's allowedRedirectUrls; anything else is ignored.",
 };
+
+/** The `prompt` parameter of the SAML and OIDC login starts (the OpenID Provider's re-authentication). */
+const PROMPT_QUERY = (asks: string, checks: string) => ({
+  name: 'prompt',
+  description: `\`login\` (exactly; any other value is ignored): ${asks}, and the sign-in is refused (401 \`reauthentication_failed\`) unless ${checks}.`,
+  schema: { type: 'string' },
+});
 
 const T = '/admin/tenants/{tenantId}';
 const C = `${T}/connections/{connectionId}`;
@@ -535,6 +544,89 @@ export const ROUTE_DOCS = {
     errors: [401, 403, 404, 409],
   },
 
+  'GET /console': {
+    tag: 'console',
+    summary: 'The console: to the signed-in tenant’s pages, or to sign in',
+    description:
+      'Signed in (the `sso_session` cookie): 303 to `/console/{tenantId}/settings`. Not signed in: with `tenant`, 303 to that tenant’s hosted login page; without, a page asking for the organization id.',
+    access: 'public',
+    query: named({ ConsoleHomeQuery }),
+    responses: {
+      200: { description: 'The page asking for the organization id.', media: 'text/html' },
+      303: { description: 'To the console or to the hosted login page.', headers: ['Location'] },
+    },
+    errors: [400],
+  },
+  'GET /console/{tenantId}': {
+    tag: 'console',
+    summary: 'A tenant’s console: to its settings page',
+    access: 'public',
+    responses: { 303: { description: 'To `/console/{tenantId}/settings`.', headers: ['Location'] } },
+    errors: [404],
+  },
+  'GET /console/{tenantId}/{section}': {
+    tag: 'console',
+    summary: 'A page of the console',
+    description:
+      'Server-rendered HTML over the admin services. `section`: `settings`, `connections`, `users`, `groups`, `tokens` (the caller’s own API tokens) or `audit`. Not signed in: 303 to the tenant’s hosted login page. A member gets 403, another tenant’s id 404, an unknown section 404. Each page sets the `sso_console_csrf` cookie its forms carry.',
+    access: 'console',
+    query: [
+      { name: 'done', description: 'What the last change did (after a form post), shown as a message.' },
+      { name: 'cursor', description: 'users, audit: the next page.' },
+      { name: 'email', description: 'users: find a member by email.' },
+      { name: 'type', description: 'audit: event type (or its prefix) to show.' },
+      { name: 'actor', description: 'audit: actor (email, user id or `operator`) to show.' },
+    ],
+    responses: {
+      200: { description: 'The page; sets the CSRF cookie.', media: 'text/html', headers: ['Set-Cookie'] },
+      303: { description: 'Not signed in: to the hosted login page.', headers: ['Location'] },
+    },
+    errors: [400, 403, 404],
+  },
+  'GET /console/{tenantId}/{section}/{itemId}': {
+    tag: 'console',
+    summary: 'An item’s page of the console',
+    description:
+      '`connections/new?type=saml|oidc|ldap` (a new connection) and `connections/{connectionId}` (what to enter in the identity provider, the compatibility report, the directory group browser with `q=`, settings). As the section pages otherwise.',
+    access: 'console',
+    query: [
+      { name: 'type', description: 'connections/new: the protocol (saml, oidc, ldap).' },
+      { name: 'q', description: 'An LDAP connection: search the directory’s groups.' },
+      { name: 'done', description: 'What the last change did, shown as a message.' },
+    ],
+    responses: {
+      200: { description: 'The page; sets the CSRF cookie.', media: 'text/html', headers: ['Set-Cookie'] },
+      303: { description: 'Not signed in: to the hosted login page.', headers: ['Location'] },
+    },
+    errors: [400, 403, 404],
+  },
+  'POST /console/{tenantId}/{section}': {
+    tag: 'console',
+    summary: 'A form of a console page',
+    description:
+      'The form’s `action` on the section’s page (settings: save; users: invite, role, enable, disable, revoke-sessions, invite-again; groups: create-group, map, unmap, create-xrole, delete-xrole; tokens: create, revoke), carried out by the admin service the admin API uses. Refused with 403 `csrf_failed` before anything is read or written when the `Origin` is another site’s or the `csrf` field does not match the `sso_console_csrf` cookie; an auditor gets 403 `forbidden`. A stale `version` answers 409 `version_conflict` and writes nothing. Done: 303 back to the page with `done` (a new API token’s page answers 200 instead, the secret shown once); refused: the page again with the error’s code and message.',
+    access: 'console',
+    body: { ...named({ ConsoleForm }), media: ['form'], required: true },
+    responses: {
+      200: { description: 'A page that answers the post itself (a new API token).', media: 'text/html' },
+      303: { description: 'Done: back to the page.', headers: ['Location'] },
+    },
+    errors: [...BODY_ERRORS, 403, 404, 409],
+  },
+  'POST /console/{tenantId}/{section}/{itemId}': {
+    tag: 'console',
+    summary: 'A form of a console item’s page',
+    description:
+      '`connections/new`: create (saved switched off, with its compatibility report). `connections/{connectionId}`: save, enable, disable, delete (with `confirm`), test (the live test, answered as the page), import-group (a directory group as an external role, optionally mapped). Checked and answered as the section forms.',
+    access: 'console',
+    body: { ...named({ ConsoleForm }), media: ['form'], required: true },
+    responses: {
+      200: { description: 'The connection page with the live test’s result.', media: 'text/html' },
+      303: { description: 'Done: back to the page.', headers: ['Location'] },
+    },
+    errors: [...BODY_ERRORS, 403, 404, 409],
+  },
+
   'GET /saml/{connectionId}/metadata.xml': {
     tag: 'saml',
     summary: 'SP metadata of a SAML connection',
@@ -563,7 +655,13 @@ export const ROUTE_DOCS = {
     tag: 'saml',
     summary: 'SP-initiated login: redirect to the IdP with an AuthnRequest',
     access: 'public',
-    query: [REDIRECT_QUERY],
+    query: [
+      REDIRECT_QUERY,
+      PROMPT_QUERY(
+        'the AuthnRequest carries `ForceAuthn=true`, asking the IdP to authenticate the person again',
+        "the assertion's `AuthnInstant` is no older than the request, give or take the connection's clock skew",
+      ),
+    ],
     responses: { 302: { description: "To the IdP's single sign-on service.", headers: ['Location'] } },
     errors: [400, 403, 404, 409],
   },
@@ -577,6 +675,10 @@ export const ROUTE_DOCS = {
       REDIRECT_QUERY,
       { name: 'iss', description: 'Third-party-initiated login: the issuer starting it.' },
       { name: 'login_hint', description: 'Passed on to the IdP.' },
+      PROMPT_QUERY(
+        "the authorization request carries `prompt=login` (with the connection's `consent` or `select_account`, never `none`) and `max_age=0`, whatever the connection's own prompt and max age",
+        "the ID token's `auth_time` is present and no older than the request (a few seconds' leeway)",
+      ),
       {
         name: 'target_link_uri',
         description: 'Where to land, kept only as `redirect` would be; it takes precedence over `redirect`.',
@@ -1065,6 +1167,7 @@ const SECURITY: Record<Access, Record<string, string[]>[]> = {
   tenantRead: [{ operatorToken: [] }, { sessionToken: [] }, { apiToken: [] }],
   caller: [{ sessionCookie: [] }, { sessionToken: [] }, { apiToken: [] }],
   session: [{ sessionCookie: [] }, { sessionToken: [] }],
+  console: [{ sessionCookie: [] }],
 };
 
 const WHO: Record<Access, string> = {
@@ -1074,6 +1177,8 @@ const WHO: Record<Access, string> = {
   tenantRead: "The operator, or the tenant's owner, admin or auditor.",
   caller: 'Any signed-in caller: the cookie, a session JWT or an API token.',
   session: 'A session: the cookie or a session JWT (not an API token).',
+  console:
+    "The session cookie only (never a bearer token): the tenant's owner or admin; an auditor sees the pages, and every form post answers 403.",
 };
 
 const str = (extra: JsonSchema = {}): JsonSchema => ({ type: 'string', ...extra });

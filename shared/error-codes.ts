@@ -170,6 +170,11 @@ export const ERROR_CODES = {
     status: 400,
     meaning: "The response or token names an issuer other than the connection's.",
   },
+  reauthentication_failed: {
+    status: 401,
+    meaning:
+      'The sign-in asked the IdP to authenticate again (`prompt=login`); its `auth_time` or `AuthnInstant` is missing or older than the request.',
+  },
 
   // SAML
   malformed_response: { status: 400, meaning: 'The SAML message is not well-formed or not a SAML response.' },

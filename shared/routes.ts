@@ -73,6 +73,19 @@ export const FUNCTIONS = {
     mail: true,
     directory: true,
   },
+  // The admin pages in a browser: the admin services behind the session cookie (never the operator token).
+  console: {
+    description: 'Console: server-rendered admin pages for tenant owners, admins and auditors',
+    memoryMb: 1024,
+    timeoutSeconds: 15,
+    table: 'readWrite',
+    secrets: { sessionKeys: 'read', connections: 'manage' },
+    events: true,
+    // Invitations.
+    mail: true,
+    // The LDAP live test and the directory group browser.
+    directory: true,
+  },
   'saml-metadata': {
     description: 'SAML SP metadata',
     memoryMb: 512,
@@ -245,6 +258,13 @@ export const ROUTES = [
   { method: 'GET', path: '/admin/applications/{clientId}', function: 'admin' },
   { method: 'PATCH', path: '/admin/applications/{clientId}', function: 'admin' },
   { method: 'DELETE', path: '/admin/applications/{clientId}', function: 'admin' },
+
+  { method: 'GET', path: '/console', function: 'console' },
+  { method: 'GET', path: '/console/{tenantId}', function: 'console' },
+  { method: 'GET', path: '/console/{tenantId}/{section}', function: 'console' },
+  { method: 'GET', path: '/console/{tenantId}/{section}/{itemId}', function: 'console' },
+  { method: 'POST', path: '/console/{tenantId}/{section}', function: 'console' },
+  { method: 'POST', path: '/console/{tenantId}/{section}/{itemId}', function: 'console' },
 
   { method: 'GET', path: '/saml/{connectionId}/metadata.xml', function: 'saml-metadata' },
   { method: 'POST', path: '/saml/{connectionId}/acs', function: 'saml-acs' },

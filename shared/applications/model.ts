@@ -32,6 +32,11 @@ export interface Application {
   backchannelLogoutUri?: string;
   /** The tenants whose members may sign in to it: `all`, or these. */
   tenants: 'all' | string[];
+  /**
+   * The APIs (RFC 8707 resource indicators) it may ask JWT access tokens for; none by default. An
+   * application may not mint tokens for an API the operator did not name for it.
+   */
+  resources: string[];
   /** The secrets port's reference to the client secret (confidential clients only). */
   secretRef?: string;
   version: number;
@@ -59,6 +64,8 @@ export const ApplicationBody = z.strictObject({
   backchannelLogoutUri: Uri.optional(),
   /** Default: every tenant. */
   tenants: Tenants.default('all'),
+  /** RFC 8707 resource indicators (APIs) it may ask access tokens for; default none. */
+  resources: UriList.default([]),
 });
 export type ApplicationBody = z.output<typeof ApplicationBody>;
 
@@ -74,6 +81,7 @@ export const PatchApplicationBody = z.strictObject({
   initiateLoginUri: Uri.nullable().optional(),
   backchannelLogoutUri: Uri.nullable().optional(),
   tenants: Tenants.nullable().optional(),
+  resources: UriList.nullable().optional(),
   rotateSecret: z.boolean().optional(),
   version: z.int().min(1).optional(),
 });
@@ -141,6 +149,13 @@ export function checkApplicationRules(body: ApplicationBody, allowPrivate: boole
     const uri = body[field];
     const message = uri === undefined ? undefined : uriProblem(uri, allowPrivate);
     if (message) metadata.push({ path: field, message });
+  }
+  body.resources.forEach((uri, i) => {
+    const message = uriProblem(uri, allowPrivate);
+    if (message) metadata.push({ path: `resources.${i}`, message });
+  });
+  if (new Set(body.resources).size !== body.resources.length) {
+    metadata.push({ path: 'resources', message: 'must not repeat a resource' });
   }
   const bad = metadata[0];
   if (bad) throw invalidMetadata(`${bad.path} ${bad.message}.`, metadata);

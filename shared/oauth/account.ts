@@ -4,6 +4,7 @@ import { sessionStands } from '../identity/sessions.ts';
 import { logger } from '../logger.ts';
 import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
+import { getDomainClaim } from '../store/domains.ts';
 import { getArtifact } from '../store/oauth.ts';
 import { getSessionStanding, type SessionRecord } from '../store/sessions.ts';
 import { applicationOf, tenantAllowed } from './applications.ts';
@@ -31,17 +32,33 @@ export interface AccountClaims {
   groups: { id: string; name: string; accessLevel: string }[];
 }
 
+/**
+ * Whether the address is proven for this tenant's view of the person: the domain is verified for
+ * this tenant (its DNS vouches for every address on it), or the person proved the address through
+ * a link and signed in with their own password (not one a tenant's admin set, not a tenant's own
+ * identity provider, which may assert any address).
+ */
+export function emailVerified(
+  user: Pick<User, 'emailVerified'> | undefined,
+  record: Pick<SessionRecord, 'amr'>,
+  membership: Pick<Membership, 'passwordHash'>,
+  domainVerifiedHere: boolean,
+): boolean {
+  if (domainVerifiedHere) return true;
+  return record.amr === 'password' && user?.emailVerified === true && membership.passwordHash === undefined;
+}
+
 export function claimsOf(
   user: Pick<User, 'emailVerified'> | undefined,
   record: SessionRecord,
   membership: Membership,
+  domainVerifiedHere = false,
 ): AccountClaims {
   const name = [membership.firstName, membership.lastName].filter(Boolean).join(' ');
   return {
     sub: record.userId,
     email: record.email,
-    // An identity provider vouched for the address, or the person proved it through a link.
-    email_verified: record.amr !== 'password' || user?.emailVerified === true,
+    email_verified: emailVerified(user, record, membership, domainVerifiedHere),
     ...(name ? { name } : {}),
     ...(membership.firstName ? { given_name: membership.firstName } : {}),
     ...(membership.lastName ? { family_name: membership.lastName } : {}),
@@ -113,5 +130,12 @@ export async function findAccount(rt: Runtime, _ctx: unknown, sub: string, token
       return undefined;
     }
   }
-  return account(sub, async () => claimsOf(user, record, membership));
+  const tenantId = links.tenantId;
+  const email = record.email;
+  // Read only when claims are asked for (tokens being issued), and once per request.
+  let owner: Promise<string | undefined> | undefined;
+  return account(sub, async () => {
+    owner ??= getDomainClaim(rt.db, email.slice(email.lastIndexOf('@') + 1));
+    return claimsOf(user, record, membership, (await owner) === tenantId);
+  });
 }

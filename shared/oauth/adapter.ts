@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { errors } from 'oidc-provider';
 import type { Application } from '../applications/model.ts';
 import { isAppError } from '../errors.ts';
@@ -32,9 +33,25 @@ const GRANTABLE = new Set([
   'BackchannelAuthenticationRequest',
 ]);
 
-/** Pointer models: `Session` by uid, `DeviceCode` by user code. */
+/** Pointer models: `Session` by uid, `DeviceCode` by user code, OP sessions by sign-in session. */
 const SESSION_UID = 'SessionUid';
 const USER_CODE = 'UserCode';
+export const SSO_LINK = 'SsoLink';
+
+/**
+ * Artifacts that are bearer credentials (codes, access and refresh tokens): stored under the
+ * SHA-256 of their value, never the value itself (as API tokens and password links are), so a copy
+ * of the table holds no usable token. Device codes are the exception: the library finds them by
+ * user code and needs their value back; they live ten minutes and are spent once confirmed.
+ */
+const HASHED = new Set([
+  'AuthorizationCode',
+  'AccessToken',
+  'RefreshToken',
+  'BackchannelAuthenticationRequest',
+]);
+const keyId = (model: string, id: string) =>
+  HASHED.has(model) ? createHash('sha256').update(id).digest('base64url') : id;
 
 /** The library's ids (nanoid, user codes) are short and URL-safe: anything else is no such artifact. */
 const plausibleId = (id: unknown): id is string => typeof id === 'string' && /^[\w-]{1,256}$/.test(id);
@@ -61,9 +78,11 @@ async function guarded<T>(work: () => Promise<T>): Promise<T> {
  * The payload as the library stored it. Expiry is the library's to judge (its payloads carry
  * `exp`; it tells an expired device code from an unknown one), so the item's TTL is not checked.
  */
-function payloadOf(artifact: OAuthArtifact | undefined): Payload | undefined {
+function payloadOf(artifact: OAuthArtifact | undefined, id?: string): Payload | undefined {
   if (!artifact) return undefined;
-  const payload = JSON.parse(artifact.payload) as Payload;
+  const stored = JSON.parse(artifact.payload) as Payload;
+  // A hashed artifact's own value (its jti) is not stored: it is the id asked for.
+  const payload = HASHED.has(artifact.model) && id !== undefined ? { ...stored, jti: id } : stored;
   return artifact.consumed === undefined ? payload : { ...payload, consumed: artifact.consumed };
 }
 
@@ -123,18 +142,22 @@ export function adapterFor(rt: Runtime) {
         let links: Partial<GrantLinks> = {};
         if (this.model === 'Grant') {
           // Linked to the sign-in session it was made for; a later save keeps that link.
-          const known = context?.grants.get(id) ?? context?.linkTo ?? (await this.#storedLinks(id));
+          const known = context?.grants.get(id) ?? context?.linkTo ?? (await this.#storedLinks('Grant', id));
           if (known) {
             links = known;
             remember(id, known);
           }
-        } else if (this.model === 'Session' && context?.linkTo && payload.accountId) {
-          links = context.linkTo;
+        } else if (this.model === 'Session' && payload.accountId) {
+          // Saved on every request that had it: keep the link to the sign-in session it was
+          // made on unless this request verified one (device pages, logout pages do not).
+          links =
+            context?.linkTo ?? context?.renamedSession ?? (await this.#storedLinks('Session', id)) ?? {};
         }
+        const { jti: _value, ...withoutValue } = payload;
         const artifact: OAuthArtifact = {
           model: this.model,
-          id,
-          payload: JSON.stringify(payload),
+          id: keyId(this.model, id),
+          payload: JSON.stringify(HASHED.has(this.model) ? withoutValue : payload),
           expiresAt,
           ...(GRANTABLE.has(this.model) && payload.grantId ? { grantId: payload.grantId } : {}),
           ...links,
@@ -146,15 +169,22 @@ export function adapterFor(rt: Runtime) {
             : this.model === 'DeviceCode' && payload.userCode
               ? { model: USER_CODE, id: payload.userCode }
               : undefined;
+        // An OP session also stays findable from every sign-in session it served (a person may
+        // sign in to another tenant in the same browser): one link item per pair.
+        const ssoLink =
+          this.model === 'Session' && links.ssoSid
+            ? { model: SSO_LINK, id: `${links.ssoSid}.${id}`, ssoSid: links.ssoSid, tenantId: links.tenantId }
+            : undefined;
         await putArtifacts(rt.db, [
           artifact,
-          ...(pointer ? [{ ...pointer, payload: '{}', target: id, expiresAt }] : []),
+          ...(pointer ? [{ ...pointer, payload: '{}', target: artifact.id, expiresAt }] : []),
+          ...(ssoLink ? [{ ...ssoLink, payload: '{}', target: id, expiresAt }] : []),
         ]);
       });
     }
 
-    async #storedLinks(id: string): Promise<GrantLinks | undefined> {
-      const stored = await getArtifact(rt.db, 'Grant', id);
+    async #storedLinks(model: string, id: string): Promise<GrantLinks | undefined> {
+      const stored = await getArtifact(rt.db, model, id);
       return stored?.tenantId && stored.ssoSid
         ? { tenantId: stored.tenantId, ssoSid: stored.ssoSid }
         : undefined;
@@ -167,11 +197,11 @@ export function adapterFor(rt: Runtime) {
           const app = await applicationOf(rt, id);
           return app ? clientMetadata(rt, app) : undefined;
         }
-        const artifact = await getArtifact(rt.db, this.model, id);
+        const artifact = await getArtifact(rt.db, this.model, keyId(this.model, id));
         if (this.model === 'Grant' && artifact?.tenantId && artifact.ssoSid) {
           remember(id, { tenantId: artifact.tenantId, ssoSid: artifact.ssoSid });
         }
-        return payloadOf(artifact);
+        return payloadOf(artifact, id);
       });
     }
 
@@ -180,6 +210,7 @@ export function adapterFor(rt: Runtime) {
       return guarded(async () => {
         const pointer = await getArtifact(rt.db, pointerModel, value);
         if (!pointer?.target) return undefined;
+        // Pointers lead to unhashed models only (sessions, device codes).
         return payloadOf(await getArtifact(rt.db, this.model, pointer.target));
       });
     }
@@ -194,9 +225,9 @@ export function adapterFor(rt: Runtime) {
 
     async consume(id: string): Promise<void> {
       await guarded(async () => {
-        if (await consumeArtifact(rt.db, this.model, id, nowSeconds())) return;
+        if (await consumeArtifact(rt.db, this.model, keyId(this.model, id), nowSeconds())) return;
         // Lost a race with another redemption: a replay, treated as the library treats one.
-        const artifact = await getArtifact(rt.db, this.model, id);
+        const artifact = await getArtifact(rt.db, this.model, keyId(this.model, id));
         if (artifact?.grantId) {
           await this.revokeByGrantId(artifact.grantId);
           await deleteArtifact(rt.db, 'Grant', artifact.grantId);
@@ -209,7 +240,14 @@ export function adapterFor(rt: Runtime) {
 
     async destroy(id: string): Promise<void> {
       if (!plausibleId(id)) return;
-      await guarded(() => deleteArtifact(rt.db, this.model, id));
+      const context = currentContext();
+      if (this.model === 'Session' && context && !context.linkTo) {
+        // The library renames a session (a new id, the old one destroyed) on some logouts: the new
+        // one stands on the same sign-in session.
+        const links = await guarded(() => this.#storedLinks('Session', id));
+        if (links) context.renamedSession = links;
+      }
+      await guarded(() => deleteArtifact(rt.db, this.model, keyId(this.model, id)));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

@@ -40,6 +40,11 @@ export function nodeExchange(request: HttpRequest, baseUrl: string): NodeExchang
   req.url = request.path + (query ? `?${query}` : '');
   const headers: Record<string, string> = { ...request.headers };
   delete headers.cookie;
+  // The library (proxy mode) would build its endpoint URLs from these: they are ours to set, from
+  // BASE_URL, never the client's (X-Forwarded-Host would move every endpoint in discovery).
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-forwarded-') || name === 'forwarded') delete headers[name];
+  }
   const cookie = cookieHeader(request.cookies);
   if (cookie) headers.cookie = cookie;
   headers['x-forwarded-proto'] = proto;

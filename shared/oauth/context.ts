@@ -32,6 +32,8 @@ export interface OAuthRequestContext {
   applications: Map<string, Application | null>;
   /** Grants whose artifacts this request already deleted. */
   revoked: Set<string>;
+  /** The links of an OP session the library destroyed to save it under a new id. */
+  renamedSession?: GrantLinks;
   /** The sign-in session a new grant or OP session is about to be linked to. */
   linkTo?: GrantLinks;
   /** A store or secrets outage the library swallowed into a server_error: answered as our 503. */

@@ -70,7 +70,9 @@ export const libraryRoute: Operation = (request) =>
  */
 async function endSignIn(rt: Runtime, request: HttpRequest): Promise<string[]> {
   const form = new URLSearchParams(request.rawBody ?? '');
-  if (form.get('logout') !== 'yes') return [];
+  // Only from our confirmation page (the person pressed "Yes"): the library's self-submitting
+  // logout form, which any site can make a browser open, ends the OP session alone.
+  if (form.get('logout') !== 'yes' || form.get('sso') !== 'end') return [];
   const signed = await signedIn(rt);
   if (signed) {
     await revokeSession(rt, signed.record.id);
@@ -112,14 +114,19 @@ async function tenantsOf(rt: Runtime, email: string, app: { tenants: 'all' | str
   return tenants.flatMap((t) => (t ? [t] : []));
 }
 
-/** Where the person signs in for this request: a named connection, else the tenant's hosted page. */
-async function signInUrl(rt: Runtime, tenantId: string, details: Details): Promise<string> {
+/**
+ * Where the person signs in for this request: a named connection, else the tenant's hosted page.
+ * `reauth`: the application asked for a fresh authentication (prompt=login, max_age) that the
+ * sign-in session cannot give, so the identity provider is asked to authenticate again
+ * (SAML ForceAuthn, OIDC prompt=login and max_age=0).
+ */
+async function signInUrl(rt: Runtime, tenantId: string, details: Details, reauth = false): Promise<string> {
   const back = rt.config.BASE_URL + interactionPath(details.uid);
   const connectionId = str(details.params.connection);
   if (connectionId && UUID.test(connectionId)) {
     const connection = await findConnectionById(rt.db, connectionId);
     if (connection && connection.tenantId === tenantId && connection.enabled && connection.type !== 'ldap') {
-      return `${rt.config.BASE_URL}/${connection.type}/${connection.id}/login?redirect=${encodeURIComponent(back)}`;
+      return `${rt.config.BASE_URL}/${connection.type}/${connection.id}/login?redirect=${encodeURIComponent(back)}${reauth ? '&prompt=login' : ''}`;
     }
   }
   const hint = str(details.params.login_hint);
@@ -201,6 +208,7 @@ async function interaction(request: HttpRequest, email?: string): Promise<HttpRe
     }
 
     const now = epochSeconds(rt.clock.now());
+    let reauth = false;
     if (signed && signed.record.tenantId === tenantId && ssoMatches(app, signed, organization)) {
       const authTime = Math.floor(Date.parse(signed.record.createdAt) / 1000);
       if (fresh(details, authTime, now)) {
@@ -210,8 +218,9 @@ async function interaction(request: HttpRequest, email?: string): Promise<HttpRe
           consent: {},
         });
       }
+      reauth = true;
     }
-    return redirect(await signInUrl(rt, tenantId, details));
+    return redirect(await signInUrl(rt, tenantId, details, reauth));
   });
 }
 

@@ -4,7 +4,14 @@ import { oauthKeys } from '../identity/signing-keys.ts';
 import { logger } from '../logger.ts';
 import { countWith, SSO_METRICS } from '../metrics.ts';
 import type { Runtime } from '../runtime.ts';
-import { artifactsOfSso, deleteArtifact, deleteIssuedBy, type OAuthArtifact } from '../store/oauth.ts';
+import {
+  artifactsOfSso,
+  deleteArtifact,
+  deleteIssuedBy,
+  getArtifact,
+  type OAuthArtifact,
+} from '../store/oauth.ts';
+import { SSO_LINK } from './adapter.ts';
 import { providerFor } from './provider.ts';
 
 /**
@@ -24,7 +31,7 @@ export const BACKCHANNEL_RETRY = { attempts: 3, backoffMs: [500, 1500] } as cons
 
 interface OpSessionPayload {
   accountId?: string;
-  authorizations?: Record<string, { sid?: string }>;
+  authorizations?: Record<string, { sid?: string; grantId?: string }>;
   uid?: string;
 }
 
@@ -66,13 +73,22 @@ export async function endApplicationSessions(
     const artifacts = await artifactsOfSso(rt.db, ssoSid);
     const grants = artifacts.filter((a) => a.model === 'Grant');
     const sessions = artifacts.filter((a) => a.model === 'Session');
+    // OP sessions this sign-in session served that have since moved to another one (the person
+    // signed in to another tenant in the same browser): found through their link items.
+    for (const link of artifacts.filter((a) => a.model === SSO_LINK)) {
+      await deleteArtifact(rt.db, SSO_LINK, link.id);
+      if (!link.target || sessions.some((s) => s.id === link.target)) continue;
+      const moved = await getArtifact(rt.db, 'Session', link.target);
+      if (moved) sessions.push(moved);
+    }
     for (const grant of grants) {
       await deleteIssuedBy(rt.db, grant.id);
       await deleteArtifact(rt.db, 'Grant', grant.id);
       outcome.grants++;
     }
+    const grantIds = new Set(grants.map((g) => g.id));
     for (const session of sessions) {
-      const result = await logoutOpSession(rt, session, retry);
+      const result = await logoutOpSession(rt, session, ssoSid, grantIds, retry);
       outcome.delivered += result.delivered;
       outcome.failed += result.failed;
     }
@@ -80,19 +96,33 @@ export async function endApplicationSessions(
   return outcome;
 }
 
+/**
+ * Logs an OP session out of the applications it signed in on this sign-in session: those whose
+ * grant was made on it (or all, when the OP session is still this sign-in session's). An OP
+ * session that also serves another sign-in session (another tenant, same browser) is kept for it.
+ */
 async function logoutOpSession(
   rt: Runtime,
   session: OAuthArtifact,
+  ssoSid: string,
+  grantIds: ReadonlySet<string>,
   retry: { attempts: number; backoffMs: readonly number[] },
 ): Promise<{ delivered: number; failed: number }> {
   const payload = JSON.parse(session.payload) as OpSessionPayload;
+  const ours = session.ssoSid === ssoSid;
+  const authorizations = Object.entries(payload.authorizations ?? {});
+  const ending = authorizations.filter(
+    ([, a]) => ours || (a.grantId !== undefined && grantIds.has(a.grantId)),
+  );
   // The OP session goes first: the person is signed out of applications even if a delivery fails.
-  await deleteArtifact(rt.db, 'Session', session.id);
-  if (payload.uid) await deleteArtifact(rt.db, 'SessionUid', payload.uid);
+  if (ours || ending.length === authorizations.length) {
+    await deleteArtifact(rt.db, 'Session', session.id);
+    if (payload.uid) await deleteArtifact(rt.db, 'SessionUid', payload.uid);
+  }
   const result = { delivered: 0, failed: 0 };
   if (!payload.accountId) return result;
   const provider = await providerFor(rt, { create: false });
-  for (const [clientId, authorization] of Object.entries(payload.authorizations ?? {})) {
+  for (const [clientId, authorization] of ending) {
     const client = await provider.Client.find(clientId);
     if (!client?.backchannelLogoutUri || !authorization.sid) continue;
     const { accountId } = payload;

@@ -74,6 +74,8 @@ declare module 'oidc-provider' {
     readonly Client: ClientClass;
     readonly Session: { prototype: object };
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
+    // biome-ignore lint/suspicious/noExplicitAny: Koa middleware
+    use(middleware: (ctx: any, next: () => Promise<void>) => Promise<void>): this;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(
       req: IncomingMessage,

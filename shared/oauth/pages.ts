@@ -39,7 +39,7 @@ export async function logoutSource(ctx: KoaCtx, form: string) {
     ctx,
     'Sign out',
     `<h1>Sign out?</h1><p>You are signing out of ${appName(ctx)}. This also ends your sign-in session here.</p>
-${form}
+${form.replace('</form>', '<input type="hidden" name="sso" value="end"></form>')}
 <button class="primary" id="logout-yes" type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
 <button id="logout-no" type="submit" form="op.logoutForm">No, stay signed in</button>`,
   );

@@ -197,8 +197,12 @@ async function build(rt: Runtime, create: boolean): Promise<Provider> {
         enabled: true,
         defaultResource: async (_ctx: unknown, _client: unknown, oneOf?: string) => oneOf,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: unknown, resource: string) => {
-          if (!resourceAllowed(rt, resource)) throw new errors.InvalidTarget();
+        getResourceServerInfo: async (_ctx: unknown, resource: string, client: { clientId: string }) => {
+          // Only an API the operator named for this application (and a well-formed one).
+          const app = await applicationOf(rt, client.clientId);
+          if (!app || !resourceAllowed(rt, resource) || !app.resources.includes(resource)) {
+            throw new errors.InvalidTarget();
+          }
           return {
             scope: 'openid',
             audience: resource,
@@ -235,6 +239,16 @@ async function build(rt: Runtime, create: boolean): Promise<Provider> {
   });
   provider.proxy = true;
   runtimes.set(provider, rt);
+  // The library's self-submitting forms (the device link, logout without an OP account) carry an
+  // inline script whose hash it adds to a `script-src` directive, when there is one: give it one
+  // that allows nothing else. Our own pages set their own policy.
+  provider.use(async (ctx: { set(name: string, value: string): void }, next: () => Promise<void>) => {
+    ctx.set(
+      'content-security-policy',
+      "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'",
+    );
+    await next();
+  });
   // The per-client sid goes into every ID token (and the same into logout tokens), so
   // applications can match a back-channel logout to the session they hold.
   (provider.Client.prototype as { includeSid(): boolean }).includeSid = () => true;

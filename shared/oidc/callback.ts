@@ -31,6 +31,13 @@ import type { TokenResponseFacts } from './transport.ts';
 /** How far in the future an `iat` may be before the token is refused (clocks drift a little). */
 const IAT_LEEWAY_SECONDS = 60;
 
+/**
+ * How much older than the login's start a re-authentication's auth_time may be: auth_time counts
+ * whole seconds and the IdP's clock is not ours. A few seconds, so an IdP session from before the
+ * request does not pass for a new sign-in.
+ */
+const REAUTH_LEEWAY_SECONDS = 5;
+
 type Query = HttpRequest['query'];
 type Tokens = Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
 type IdTokenClaims = NonNullable<ReturnType<Tokens['claims']>>;
@@ -121,8 +128,33 @@ async function exchangeCode(
   }
 }
 
+/**
+ * Re-authentication (the login asked for prompt=login and max_age=0): OIDC Core 3.1.2.1 makes
+ * auth_time required when max_age is sent, and it must show an authentication since the login
+ * started. An IdP that answers from its own session (ignoring the prompt) is refused here.
+ */
+function checkReauthentication(claims: IdTokenClaims, reauthSince: number): void {
+  const authTime = claims.auth_time;
+  if (typeof authTime !== 'number' || !Number.isFinite(authTime)) {
+    throw new AppError(
+      401,
+      'reauthentication_failed',
+      'The identity provider did not say when it authenticated you (no auth_time). Sign in again.',
+      { details: { claim: 'auth_time' } },
+    );
+  }
+  if (authTime + REAUTH_LEEWAY_SECONDS < reauthSince) {
+    throw new AppError(
+      401,
+      'reauthentication_failed',
+      'The identity provider did not authenticate you again as asked (its auth_time is older than the request). Sign in again.',
+      { details: { claim: 'auth_time' } },
+    );
+  }
+}
+
 /** Step 4, what OIDC Core 3.1.3.7 asks beyond openid-client's checks. */
-function checkIdToken(tokens: Tokens, config: OidcConfig, now: Date): IdTokenClaims {
+function checkIdToken(tokens: Tokens, config: OidcConfig, data: LoginStateData, now: Date): IdTokenClaims {
   const claims = tokens.claims();
   if (!claims) throw invalidIdToken('The identity provider sent no ID token.', { claim: 'id_token' });
   // Step 5: an azp, when present, must be us (openid-client checks it only for multi-audience tokens).
@@ -133,6 +165,7 @@ function checkIdToken(tokens: Tokens, config: OidcConfig, now: Date): IdTokenCla
   if (claims.iat > epochSeconds(now) + IAT_LEEWAY_SECONDS) {
     throw invalidIdToken('The ID token was issued in the future.', { claim: 'iat' });
   }
+  if (data.reauthSince !== undefined) checkReauthentication(claims, data.reauthSince);
   return claims;
 }
 
@@ -197,7 +230,7 @@ export async function verifyCallback(
   );
   const currentUrl = currentUrlOf(rt, connection.id, request.query);
   const tokens = await exchangeCode(configuration, facts, currentUrl, state, data);
-  const claims = checkIdToken(tokens, config, rt.clock.now());
+  const claims = checkIdToken(tokens, config, data, rt.clock.now());
   const userinfo = await userInfoIfLacking(configuration, metadata, config, tokens, claims);
 
   const identity = identityFromClaims({

@@ -26,10 +26,24 @@ function param(request: HttpRequest, name: string): string | undefined {
 }
 
 /**
+ * The `prompt` of the authorization request. Re-authentication puts `login` first and keeps the
+ * connection's other values (`consent`, `select_account`), never `none`, which cannot go with it.
+ */
+function promptOf(configured: readonly string[], reauthenticate: boolean): string | undefined {
+  const values = reauthenticate
+    ? ['login', ...configured.filter((p) => p !== 'login' && p !== 'none')]
+    : configured;
+  return values.length > 0 ? values.join(' ') : undefined;
+}
+
+/**
  * GET /oidc/{c}/login: the authorization request (OIDC Core 3.1.2.1), authorization code flow
  * with PKCE S256 (RFC 7636), a fresh state and nonce stored single use. Also the initiate-login
  * URI of third-party-initiated login (OIDC Core 4): `iss` must be this connection's issuer,
  * `login_hint` is passed on, and `target_link_uri` is kept only when the tenant allows it.
+ * `prompt=login` (exactly; any other value is ignored) asks the IdP to authenticate the person
+ * again: `prompt=login` and `max_age=0` upstream whatever the connection's own settings, and the
+ * callback requires an auth_time no older than this request.
  */
 export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: string): Promise<HttpResult> {
   return runLogin(rt, 'oidc', connectionId, async ({ connection, tenant }) => {
@@ -58,6 +72,8 @@ export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: stri
       param(request, 'target_link_uri') ?? param(request, 'redirect'),
     );
     const loginHint = param(request, 'login_hint');
+    const reauthenticate = request.query.prompt === 'login';
+    const now = epochSeconds(rt.clock.now());
 
     const state = client.randomState();
     const nonce = client.randomNonce();
@@ -68,18 +84,26 @@ export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: stri
       codeVerifier,
       binding: binding.digest,
       ...(redirect ? { redirect } : {}),
-      ...(config.maxAge !== undefined ? { maxAge: config.maxAge } : {}),
+      // Re-authentication is checked against the login's start (callback.ts), not a max_age of 0
+      // against the callback's time, which would refuse anyone slower to sign in than the skew.
+      ...(reauthenticate
+        ? { reauthSince: now }
+        : config.maxAge !== undefined
+          ? { maxAge: config.maxAge }
+          : {}),
     };
     await putLoginState(rt.db, {
       id: state,
       kind: 'oidc',
       connectionId: connection.id,
-      expiresAt: epochSeconds(rt.clock.now()) + LOGIN_STATE_TTL_SECONDS,
+      expiresAt: now + LOGIN_STATE_TTL_SECONDS,
       data,
     });
 
     const configuration = configurationFor(rt, config, metadata, client.None(), { encryptedIdToken: false });
     const scope = [...new Set([...ALWAYS_SCOPES, ...config.scopes])].join(' ');
+    const prompt = promptOf(config.prompt, reauthenticate);
+    const maxAge = reauthenticate ? 0 : config.maxAge;
     const url = client.buildAuthorizationUrl(configuration, {
       response_type: 'code',
       redirect_uri: callbackUrl(rt, connection.id),
@@ -88,9 +112,9 @@ export function beginLogin(rt: Runtime, request: HttpRequest, connectionId: stri
       nonce,
       code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
       code_challenge_method: 'S256',
-      ...(config.prompt.length > 0 ? { prompt: config.prompt.join(' ') } : {}),
+      ...(prompt ? { prompt } : {}),
       ...(config.display ? { display: config.display } : {}),
-      ...(config.maxAge !== undefined ? { max_age: String(config.maxAge) } : {}),
+      ...(maxAge !== undefined ? { max_age: String(maxAge) } : {}),
       ...(loginHint ? { login_hint: loginHint } : {}),
     });
     return { statusCode: 302, headers: { location: url.href }, cookies: [binding.cookie], body: '' };

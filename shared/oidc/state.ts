@@ -21,6 +21,12 @@ export const LoginStateData = z.object({
   redirect: z.string().optional(),
   /** The max_age sent, so auth_time is checked against what was asked (OIDC Core 3.1.2.1). */
   maxAge: z.int().min(0).optional(),
+  /**
+   * Epoch seconds: when a login asking for re-authentication (`prompt=login`) started. The ID
+   * token's auth_time must then be present and no older (callback.ts), whatever the IdP did with
+   * the prompt=login and max_age=0 it was sent.
+   */
+  reauthSince: z.int().min(0).optional(),
 });
 export type LoginStateData = z.infer<typeof LoginStateData>;
 

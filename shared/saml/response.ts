@@ -43,6 +43,12 @@ export interface ValidatedAssertion {
   issuer: string;
   /** Epoch seconds after which the assertion can no longer be used (for the replay guard). */
   usableUntil: number;
+  /**
+   * Epoch milliseconds of the latest AuthnStatement's AuthnInstant (SAML core 2.7.2): when the IdP
+   * authenticated the person. Absent when no statement carries a valid one; read, not required,
+   * so only a login that asked for re-authentication (ForceAuthn) depends on it.
+   */
+  authnInstant?: number;
 }
 
 const refuse = (status: number, code: ErrorCode, message: string) => new AppError(status, code, message);
@@ -139,6 +145,7 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
   const conditionsEnd = checkConditions(assertion, checks.spEntityId, window);
   const subject = checkSubject(response, assertion, checks.acsUrl, window);
   const attributes = readAttributes(assertion);
+  const authnInstant = readAuthnInstant(assertion);
   const ends = [conditionsEnd, subject.confirmationEnd].filter((v): v is number => v !== undefined);
   return {
     responseId,
@@ -149,6 +156,7 @@ export async function validateResponse(xml: string, checks: ResponseChecks): Pro
     attributes,
     issuer: checks.idp.entityId,
     usableUntil: Math.ceil((Math.max(...ends) + window.skew) / 1000),
+    ...(authnInstant !== undefined ? { authnInstant } : {}),
   };
 }
 
@@ -399,6 +407,20 @@ function readAttributes(assertion: Element): Record<string, string[]> {
     }
   }
   return attributes;
+}
+
+/**
+ * AuthnStatement (SAML core 2.7.2): the latest valid AuthnInstant of the assertion's statements.
+ * Leniently read (an unusable value counts as none): only a re-authentication check relies on it.
+ */
+function readAuthnInstant(assertion: Element): number | undefined {
+  let latest: number | undefined;
+  for (const statement of childElements(assertion, NS.assertion, 'AuthnStatement')) {
+    const value = statement.getAttribute('AuthnInstant') ?? '';
+    const ms = /^\d{4}-\d{2}-\d{2}T/.test(value) ? Date.parse(value) : Number.NaN;
+    if (!Number.isNaN(ms)) latest = Math.max(latest ?? ms, ms);
+  }
+  return latest;
 }
 
 const undecryptable = (cause: unknown) =>

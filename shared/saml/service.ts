@@ -87,6 +87,10 @@ export async function verifyResponse(
       );
     }
     redirect = typeof state.data.redirect === 'string' ? state.data.redirect : redirect;
+    const { reauthSince } = state.data;
+    if (typeof reauthSince === 'number') {
+      checkReauthentication(assertion.authnInstant, reauthSince, config.clockSkewSeconds);
+    }
   }
   // The replay guard (a conditional write) runs while the sign-in reads the person; nothing is
   // written for them before it has passed, and a replay is the answer whatever else happens.
@@ -114,6 +118,33 @@ export async function verifyResponse(
     gate,
     ...(redirect !== undefined ? { redirect } : {}),
   };
+}
+
+/**
+ * A request that asked for re-authentication (ForceAuthn) is answered by an authentication made
+ * since: the assertion's AuthnInstant no older than the request (our clock, to the second), give
+ * or take the connection's clock skew. An IdP that ignores ForceAuthn and answers from its own
+ * session is refused here, not trusted to have asked.
+ */
+function checkReauthentication(
+  authnInstant: number | undefined,
+  reauthSince: number,
+  clockSkewSeconds: number,
+): void {
+  if (authnInstant === undefined) {
+    throw new AppError(
+      401,
+      'reauthentication_failed',
+      'The identity provider did not say when it authenticated you (no AuthnInstant). Sign in again.',
+    );
+  }
+  if (authnInstant + clockSkewSeconds * 1000 < reauthSince * 1000) {
+    throw new AppError(
+      401,
+      'reauthentication_failed',
+      'The identity provider did not authenticate you again as asked (its AuthnInstant is older than the request). Sign in again.',
+    );
+  }
 }
 
 /** POST /saml/{c}/acs: IdP-initiated and SP-initiated responses. */

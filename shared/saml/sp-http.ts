@@ -13,7 +13,14 @@ export const metadata: Operation = async (request) => ({
   body: await spMetadata(runtime(), pathParam(request, 'connectionId')),
 });
 
+/**
+ * GET /saml/{c}/login: `prompt=login` (exactly; any other value is ignored) asks the IdP to
+ * authenticate the person again (ForceAuthn), as the OpenID Provider's interaction does for an
+ * application's `prompt=login` or `max_age`.
+ */
 export const login: Operation = async (request) => {
-  const location = await startLogin(runtime(), pathParam(request, 'connectionId'), request.query.redirect);
+  const location = await startLogin(runtime(), pathParam(request, 'connectionId'), request.query.redirect, {
+    forceAuthn: request.query.prompt === 'login',
+  });
   return { statusCode: 302, headers: { location }, body: '' };
 };

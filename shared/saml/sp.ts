@@ -71,8 +71,30 @@ export async function spMetadata(rt: Runtime, connectionId: string): Promise<str
   return spMetadataXml({ entityId, acsUrl, certificates: publishedCertificates(connection, rt.clock.now()) });
 }
 
+/** What an SP-initiated login asks of the IdP besides signing the person in. */
+export interface LoginOptions {
+  /**
+   * Re-authentication (the OpenID Provider's `prompt=login` / `max_age`): the AuthnRequest carries
+   * ForceAuthn="true" (SAML core 3.4.1), and the ACS then requires an AuthnInstant no older than
+   * the request (service.ts), in case the IdP answers from its own session all the same.
+   */
+  forceAuthn?: boolean;
+}
+
+/** The request's state item: where to land, and when re-authentication was asked for. */
+export interface SamlRequestState {
+  redirect?: string;
+  /** Epoch seconds: when a ForceAuthn request was made; the assertion's AuthnInstant may not be older. */
+  reauthSince?: number;
+}
+
 /** GET /saml/{c}/login: an AuthnRequest (redirect binding), its id kept single-use for the ACS. */
-export function startLogin(rt: Runtime, connectionId: string, redirect: string | undefined): Promise<string> {
+export function startLogin(
+  rt: Runtime,
+  connectionId: string,
+  redirect: string | undefined,
+  options: LoginOptions = {},
+): Promise<string> {
   return runLogin(rt, 'saml', connectionId, async (start) => {
     const connection = await ensureSpKeys(rt, start.connection);
     const idp = idpOf(connection);
@@ -104,15 +126,21 @@ export function startLogin(rt: Runtime, connectionId: string, redirect: string |
       identifierFormat:
         idp.nameIdFormats.length === 0 || idp.nameIdFormats.includes(EMAIL_NAMEID) ? EMAIL_NAMEID : null,
       disableRequestedAuthnContext: true,
+      forceAuthn: options.forceAuthn === true,
       validateInResponseTo: ValidateInResponseTo.never,
       ...(key ? { privateKey: key, signatureAlgorithm: 'sha256' as const } : {}),
     });
+    const now = epochSeconds(rt.clock.now());
+    const data: SamlRequestState = {
+      ...(redirect ? { redirect: redirect.slice(0, 2048) } : {}),
+      ...(options.forceAuthn ? { reauthSince: now } : {}),
+    };
     await putLoginState(rt.db, {
       id,
       kind: 'saml',
       connectionId: connection.id,
-      expiresAt: epochSeconds(rt.clock.now()) + REQUEST_TTL_SECONDS,
-      data: redirect ? { redirect: redirect.slice(0, 2048) } : {},
+      expiresAt: now + REQUEST_TTL_SECONDS,
+      data: { ...data },
     });
     // RelayState carries the return URL; the ACS still honours it only when it is on the allow-list.
     return saml.getAuthorizeUrlAsync(redirect ?? '', undefined, {});

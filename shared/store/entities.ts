@@ -566,6 +566,76 @@ export const passwordLink = defineEntity({
     .transform((l): PasswordLink => defined(l)),
 });
 
+/**
+ * A setup link: opens a tenant's SSO configuration pages to someone without an account. The token
+ * is never stored; `tokenHash` names its pointer item, `sessionHash` the browser session its use
+ * opened, so revoking the link ends both.
+ */
+export interface SetupLink {
+  id: string;
+  tenantId: string;
+  tokenHash: string;
+  note?: string;
+  /** The actor who made it (actorOf). */
+  createdBy: Record<string, string>;
+  createdAt: string;
+  expiresAtIso: string;
+  /** Epoch seconds; also the table's TTL attribute. */
+  expiresAt: number;
+  usedAt?: string;
+  sessionHash?: string;
+}
+
+export const setupLink = defineEntity({
+  name: 'setup-link',
+  key: keys.setupLink,
+  keysOf: (l: SetupLink) => keys.setupLink(l.tenantId, l.id),
+  schema: z
+    .object({
+      id: z.string(),
+      tenantId: z.string(),
+      tokenHash: z.string(),
+      note: z.string().optional(),
+      createdBy: z.record(z.string(), z.string()),
+      createdAt: z.string(),
+      expiresAtIso: z.string(),
+      expiresAt: z.number(),
+      usedAt: z.string().optional(),
+      sessionHash: z.string().optional(),
+    })
+    .transform((l): SetupLink => defined(l)),
+});
+
+/** What a setup token or a setup session points to: the link, its tenant, its end. */
+export interface SetupPointer {
+  hash: string;
+  tenantId: string;
+  linkId: string;
+  /** Epoch seconds; also the table's TTL attribute. */
+  expiresAt: number;
+}
+
+const pointerSchema = z.object({ tenantId: z.string(), linkId: z.string(), expiresAt: z.number() });
+const pointerAttributes = ({ hash: _hash, ...rest }: SetupPointer) => rest;
+
+/** An unused setup link's token, by its SHA-256: deleted when the link is used or revoked. */
+export const setupToken = defineEntity({
+  name: 'setup-token',
+  key: keys.setupToken,
+  keysOf: (p: SetupPointer) => keys.setupToken(p.hash),
+  attributes: pointerAttributes,
+  schema: pointerSchema,
+});
+
+/** The browser session a setup link's use opened, by the SHA-256 of its cookie value. */
+export const setupSession = defineEntity({
+  name: 'setup-session',
+  key: keys.setupSession,
+  keysOf: (p: SetupPointer) => keys.setupSession(p.hash),
+  attributes: pointerAttributes,
+  schema: pointerSchema,
+});
+
 // ---- Domains and audit -------------------------------------------------------------------------
 
 export const tenantDomain = defineEntity({
@@ -647,6 +717,7 @@ export const application = defineEntity({
       initiateLoginUri: z.string().optional(),
       backchannelLogoutUri: z.string().optional(),
       tenants: z.union([z.literal('all'), z.array(z.string())]),
+      resources: z.array(z.string()).default(() => []),
       secretRef: z.string().optional(),
       version: z.number(),
       createdAt: z.string(),
@@ -669,31 +740,6 @@ export const applicationIndex = defineEntity({
 });
 
 /** Every declaration, by name: what the offline tests walk. */
-export const entities = {
-  tenant,
-  connection,
-  idpEntity,
-  samlConnection,
-  user,
-  emailClaim,
-  membership,
-  identityLink,
-  group,
-  externalRole,
-  roleMapping,
-  replayGuard,
-  loginState,
-  session,
-  sessionCutoff,
-  apiToken,
-  attemptCounter,
-  passwordLink,
-  tenantDomain,
-  domainClaim,
-  auditRecord,
-  application,
-  applicationIndex,
-} as const;
 
 // ---- OpenID Provider artifacts (oidc-provider's adapter) --------------------------------------
 
@@ -739,3 +785,33 @@ export const oauthArtifact = defineEntity({
     })
     .transform((a): OAuthArtifact => defined(a)),
 });
+
+export const entities = {
+  tenant,
+  connection,
+  idpEntity,
+  samlConnection,
+  user,
+  emailClaim,
+  membership,
+  identityLink,
+  group,
+  externalRole,
+  roleMapping,
+  replayGuard,
+  loginState,
+  session,
+  sessionCutoff,
+  apiToken,
+  attemptCounter,
+  passwordLink,
+  setupLink,
+  setupToken,
+  setupSession,
+  tenantDomain,
+  domainClaim,
+  auditRecord,
+  application,
+  applicationIndex,
+  oauthArtifact,
+} as const;

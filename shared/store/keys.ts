@@ -26,6 +26,9 @@ const P = {
   oauth: 'OAUTH#',
   oauthGrant: 'OAUTHGRANT#',
   oauthSso: 'OAUTHSSO#',
+  setupLink: 'SETUPLINK#',
+  setupToken: 'SETUPTOKEN#',
+  setupSession: 'SETUPSESSION#',
 } as const;
 
 /**
@@ -150,6 +153,14 @@ export const keys = {
 
   /** An invitation or password-reset link, by the hash of its token: single use, TTL. */
   invite: (tokenHash: string): Key => ({ pk: P.invite + tokenHash, sk: 'INVITE' }),
+
+  /** A setup link for a tenant's SSO pages, by its id (listed and revoked through the tenant). */
+  setupLink: (tenantId: string, linkId: string): Key => ({ pk: P.tenant + tenantId, sk: P.setupLink + linkId }),
+  setupLinksOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.setupLink }),
+  /** The unused setup link a token opens, by the SHA-256 of the token: single use, TTL. */
+  setupToken: (tokenHash: string): Key => ({ pk: P.setupToken + tokenHash, sk: 'SETUP_TOKEN' }),
+  /** A browser session opened with a setup link, by the SHA-256 of its cookie value; TTL. */
+  setupSession: (sessionHash: string): Key => ({ pk: P.setupSession + sessionHash, sk: 'SETUP_SESSION' }),
 
   audit: (tenantId: string, isoTime: string, eventId: string): Key => ({
     pk: P.tenant + tenantId,

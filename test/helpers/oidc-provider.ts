@@ -174,6 +174,11 @@ export interface TestProvider {
   defaultAccount: string;
   /** The next interaction answers access_denied instead of signing in. */
   denyNext: boolean;
+  /**
+   * Sign-ins report an authentication this many seconds old (0: now), as an IdP answering from an
+   * earlier session of its own would, whatever prompt or max_age it was sent.
+   */
+  loginAgeSeconds: number;
   /** Registers a client (the provider is rebuilt; sessions start over). */
   register(client: TestClient): void;
   /** Replaces the signing key with a new one (new kid); the old one leaves the JWK set. */
@@ -200,6 +205,7 @@ export async function startOidcProvider(
     accounts,
     defaultAccount: Object.keys(options.accounts ?? {})[0] ?? 'alice',
     denyNext: false,
+    loginAgeSeconds: 0,
     register(client) {
       clients.push(client);
       build();
@@ -269,10 +275,11 @@ export async function startOidcProvider(
     const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
     grant.addOIDCScope(String(details.params.scope));
     const grantId = await grant.save();
+    const ts = op.loginAgeSeconds > 0 ? Math.floor(Date.now() / 1000) - op.loginAgeSeconds : undefined;
     await provider.interactionFinished(
       req,
       res,
-      { login: { accountId }, consent: { grantId } },
+      { login: { accountId, ...(ts !== undefined ? { ts } : {}) }, consent: { grantId } },
       { mergeWithLastSubmission: false },
     );
   }

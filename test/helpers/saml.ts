@@ -136,9 +136,13 @@ export async function postAcs(
   };
 }
 
-/** The AuthnRequest ID inside a redirect-binding URL (SAML bindings 3.4.4.1: deflate + base64). */
-export function authnRequestId(location: string): string {
+/** The AuthnRequest inside a redirect-binding URL (SAML bindings 3.4.4.1: deflate + base64). */
+export function authnRequestXml(location: string): string {
   const request = new URL(location).searchParams.get('SAMLRequest') ?? '';
-  const xml = inflateRawSync(Buffer.from(request, 'base64')).toString('utf8');
-  return /ID="([^"]+)"/.exec(xml)?.[1] ?? '';
+  return inflateRawSync(Buffer.from(request, 'base64')).toString('utf8');
+}
+
+/** The AuthnRequest ID inside a redirect-binding URL. */
+export function authnRequestId(location: string): string {
+  return /ID="([^"]+)"/.exec(authnRequestXml(location))?.[1] ?? '';
 }

@@ -204,9 +204,10 @@ describe('the functions', () => {
     expect(template.toJSON().Resources[logicalId(fn(name))].Properties.VpcConfig).toBeUndefined();
   });
 
-  it('declare directory for LDAP login, the admin API (live test, directory groups), session refresh and the OP (refresh)', () => {
+  it('declare directory for LDAP login, the admin API and the console (live test, directory groups), session refresh and the OP (refresh)', () => {
     expect(ALL_ENTRIES.filter(([, spec]) => spec.directory).map(([name]) => name)).toEqual([
       'admin',
+      'console',
       'ldap-login',
       'session',
       'oauth',
@@ -389,9 +390,10 @@ describe('IAM: least privilege from each spec', () => {
     }
   });
 
-  it('declares mail for the invitation (admin) and password-reset functions, and not for sign-in', () => {
+  it('declares mail for the invitation (admin, console) and password-reset functions, and not for sign-in', () => {
     expect(ALL_ENTRIES.filter(([, spec]) => spec.mail).map(([name]) => name)).toEqual([
       'admin',
+      'console',
       'password-reset',
     ]);
   });

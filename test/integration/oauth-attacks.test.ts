@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +13,9 @@ import {
   submitLoginForm,
 } from '../helpers/oauth.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
+
+/** The key a token is stored under: its SHA-256, never the token (shared/oauth/adapter.ts). */
+const stored = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /**
  * The OpenID Provider against bad input and hostile callers: unknown clients and every near miss of
@@ -70,7 +73,11 @@ beforeAll(async () => {
   }
   const register = (body: Record<string, unknown>) =>
     created<Registered>('/admin/applications', { type: 'confidential', redirectUris: [REDIRECT], ...body });
-  app = await register({ name: 'Portal', redirectUris: [REDIRECT, SLASHED, NAMED] });
+  app = await register({
+    name: 'Portal',
+    redirectUris: [REDIRECT, SLASHED, NAMED],
+    resources: ['https://api.atk.test/', `${stack.url}/`],
+  });
   other = await register({ name: 'Other' });
   outsider = await register({ name: 'Outsider', tenants: [OTHER] });
   onlyB = await register({ name: 'Only B', tenants: [B] });
@@ -311,10 +318,14 @@ describe('authorization codes', () => {
     await expectRevoked(first);
     const items = await stack.items();
     expect(
-      oauthArtifacts(items, 'AccessToken').some((i) => i.pk === `OAUTH#AccessToken#${first.access_token}`),
+      oauthArtifacts(items, 'AccessToken').some(
+        (i) => i.pk === `OAUTH#AccessToken#${stored(first.access_token)}`,
+      ),
     ).toBe(false);
     expect(
-      oauthArtifacts(items, 'RefreshToken').some((i) => i.pk === `OAUTH#RefreshToken#${first.refresh_token}`),
+      oauthArtifacts(items, 'RefreshToken').some(
+        (i) => i.pk === `OAUTH#RefreshToken#${stored(first.refresh_token as string)}`,
+      ),
     ).toBe(false);
   });
 
@@ -552,7 +563,7 @@ describe('application tokens are not sessions', () => {
     expect((await stack.call('GET', `/admin/tenants/${A}`, { token: session })).status).toBe(200);
     const plain = await codeFor(agent, config, { organization: A });
     const tokens = await redeem(config, plain.start, plain.callback);
-    const api = await codeFor(agent, config, { organization: A, resource: 'https://api.atk.test' });
+    const api = await codeFor(agent, config, { organization: A, resource: 'https://api.atk.test/' });
     const jwt = await client.authorizationCodeGrant(
       config,
       new URL(api.callback),
@@ -561,11 +572,11 @@ describe('application tokens are not sessions', () => {
         expectedState: api.start.state,
         expectedNonce: api.start.nonce,
       },
-      { resource: 'https://api.atk.test' },
+      { resource: 'https://api.atk.test/' },
     );
     expect(jwt.access_token.split('.')).toHaveLength(3);
     // A JWT access token whose audience is the service itself (iss and aud as a session's).
-    const self = await codeFor(agent, config, { organization: A, resource: stack.url });
+    const self = await codeFor(agent, config, { organization: A, resource: `${stack.url}/` });
     const selfJwt = await client.authorizationCodeGrant(
       config,
       new URL(self.callback),
@@ -574,7 +585,7 @@ describe('application tokens are not sessions', () => {
         expectedState: self.start.state,
         expectedNonce: self.start.nonce,
       },
-      { resource: stack.url },
+      { resource: `${stack.url}/` },
     );
     expect(selfJwt.access_token.split('.')).toHaveLength(3);
     const candidates = {

@@ -216,6 +216,26 @@ describe('a session end reaches the applications', () => {
   });
 });
 
+describe('email_verified', () => {
+  it('is true once the tenant verified the domain, false before (an admin-set password proves nothing)', async () => {
+    const { agent } = await signIn();
+    expect((await appLogin(agent)).claims()?.email_verified).toBe(false);
+    expect(
+      (await stack.call('POST', `/admin/tenants/${T}/domains`, { body: { domain: 'sessions.test' } })).status,
+    ).toBe(201);
+    const verified = await stack.call('POST', `/admin/tenants/${T}/domains/sessions.test/verify`, {
+      body: { method: 'operator' },
+    });
+    expect(verified.status, verified.text).toBe(200);
+    try {
+      const again = await signIn();
+      expect((await appLogin(again.agent)).claims()?.email_verified).toBe(true);
+    } finally {
+      await stack.call('DELETE', `/admin/tenants/${T}/domains/sessions.test`);
+    }
+  });
+});
+
 describe('the device authorization grant (a CLI)', () => {
   const approve = async (agent: Agent, verificationUriComplete: string) => {
     // The verification page posts the code itself (a self-submitting form): do what the browser does.

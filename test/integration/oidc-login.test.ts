@@ -322,6 +322,91 @@ describe('authorization code login', () => {
   });
 });
 
+describe('re-authentication asked for (prompt=login)', () => {
+  const interactions = () => [...op.hits.keys()].filter((p) => p.startsWith('/interaction/')).length;
+
+  it('sends prompt=login and max_age=0 whatever the connection says, and signs in once the IdP authenticated again', async () => {
+    const { id } = await connect({ maxAge: 600 });
+    const browser = new Browser();
+    // A session at the IdP already: without prompt=login a second login would pass silently.
+    expect((await browserLogin(id, {}, browser)).page.status).toBe(303);
+    const before = interactions();
+    const { page, authorizationUrl } = await browserLogin(id, { prompt: 'login' }, browser);
+    expect(Object.fromEntries(authorizationUrl.searchParams)).toMatchObject({
+      prompt: 'login consent',
+      max_age: '0',
+    });
+    expect(interactions(), 'the IdP asked the person to sign in again').toBe(before + 1);
+    expect(page.status, page.text).toBe(303);
+    expect(await sessionOf(browser.cookie(stack.url, 'sso_session'))).toMatchObject({
+      email: 'alice@oidc.test',
+    });
+
+    for (const [prompt, sent] of [
+      [['none'], 'login'],
+      [['select_account', 'login'], 'login select_account'],
+      [[], 'login'],
+    ] as const) {
+      const other = await connect({ prompt, maxAge: 3600 });
+      const started = await new Browser().get(`${stack.url}/oidc/${other.id}/login?prompt=login`);
+      const url = new URL(started.location ?? '');
+      expect(url.searchParams.get('prompt'), JSON.stringify(prompt)).toBe(sent);
+      expect(url.searchParams.get('max_age')).toBe('0');
+    }
+  });
+
+  it('ignores any other prompt value: the connection’s own prompt and max_age go upstream', async () => {
+    const { id } = await connect({ maxAge: 600 });
+    for (const prompt of ['none', 'consent', 'LOGIN', 'login consent', '']) {
+      const { authorizationUrl } = await reachCallback(new Browser(), stack.url, id, { prompt });
+      expect(Object.fromEntries(authorizationUrl.searchParams), prompt).toMatchObject({
+        prompt: 'consent',
+        max_age: '600',
+      });
+    }
+  });
+
+  it('refuses an auth_time older than the login (an IdP answering from its session) with 401 reauthentication_failed', async () => {
+    const { id } = await connect();
+    op.loginAgeSeconds = 600;
+    try {
+      const stale = await jsonLogin(id, { prompt: 'login' });
+      expect(stale.status, stale.text).toBe(401);
+      expect(jsonOf<{ error: Record<string, unknown> }>(stale).error).toMatchObject({
+        code: 'reauthentication_failed',
+        message: expect.stringContaining('older than the request'),
+        details: { claim: 'auth_time' },
+      });
+      // The same answer is fine for a login that did not ask for re-authentication.
+      expect((await jsonLogin(id)).status).toBe(200);
+    } finally {
+      op.loginAgeSeconds = 0;
+    }
+    expect((await jsonLogin(id, { prompt: 'login' })).status).toBe(200);
+  });
+
+  it('refuses an ID token without auth_time (an IdP that dropped prompt and max_age)', async () => {
+    const { id } = await connect();
+    const browser = new Browser();
+    const started = await browser.get(`${stack.url}/oidc/${id}/login?prompt=login`);
+    const upstream = new URL(started.location ?? '');
+    expect(upstream.searchParams.get('prompt')).toBe('login consent');
+    // What a provider ignoring both parameters sees: oidc-provider then leaves auth_time out.
+    upstream.searchParams.delete('prompt');
+    upstream.searchParams.delete('max_age');
+    const { stoppedAt } = await browser.walk(
+      upstream.href,
+      (url) => url.origin === new URL(stack.url).origin && url.pathname === `/oidc/${id}/callback`,
+    );
+    const page = await browser.get(stoppedAt, 'application/json');
+    expect(page.status, page.text).toBe(401);
+    expect(jsonOf<{ error: Record<string, unknown> }>(page).error).toMatchObject({
+      code: 'reauthentication_failed',
+      message: expect.stringContaining('no auth_time'),
+    });
+  });
+});
+
 describe('login state', () => {
   it('refuses a replayed callback: the state is single use', async () => {
     const { id } = await connect();

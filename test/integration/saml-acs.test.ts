@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptAssertion, idOf, makeIdpKey, signElement, signResponse } from '../../local/demo/saml-idp.ts';
 import {
   authnRequestId,
+  authnRequestXml,
   IDP_ENTITY,
   postAcs,
   response,
@@ -364,6 +365,72 @@ describe('the attack suite', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('re-authentication asked for (prompt=login)', () => {
+  /** An SP-initiated login with this query; the AuthnRequest's XML and ID. */
+  const start = async (query = '') => {
+    const res = await fetch(`${stack.url}/saml/${f.connectionId}/login${query}`, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const location = res.headers.get('location') ?? '';
+    return { xml: authnRequestXml(location), id: authnRequestId(location) };
+  };
+  const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  /** A signed answer to `id` whose AuthnStatement says `authnInstant` (null: no AuthnStatement). */
+  const answer = (id: string, authnInstant: number | null, nameId = unique('reauth')) => {
+    const xml = response(f, { nameId, inResponseTo: id });
+    const shaped =
+      authnInstant === null
+        ? xml.replace(/<saml:AuthnStatement[\s\S]*?<\/saml:AuthnStatement>/, '')
+        : xml.replace(/AuthnInstant="[^"]+"/, `AuthnInstant="${iso(authnInstant)}"`);
+    expect(shaped).toContain(
+      authnInstant === null ? '</saml:Subject>' : `AuthnInstant="${iso(authnInstant)}"`,
+    );
+    if (authnInstant === null) expect(shaped).not.toContain('AuthnStatement');
+    return signResponse(shaped, f.key, 'assertion');
+  };
+
+  it('puts ForceAuthn="true" in the AuthnRequest for prompt=login only', async () => {
+    expect((await start('?prompt=login')).xml).toMatch(/ ForceAuthn="true"/);
+    expect(
+      (await start(`?prompt=login&redirect=${encodeURIComponent('https://app.saml.test/deep/x')}`)).xml,
+    ).toMatch(/ ForceAuthn="true"/);
+    for (const query of ['', '?prompt=consent', '?prompt=LOGIN', '?prompt=login%20consent', '?prompt=']) {
+      expect((await start(query)).xml, query).not.toMatch(/ForceAuthn/);
+    }
+  });
+
+  it('accepts an AuthnInstant since the request, and refuses a stale or missing one (401 reauthentication_failed)', async () => {
+    const fresh = await start('?prompt=login');
+    const ok = await postAcs(f, answer(fresh.id, Date.now()));
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+
+    const stale = await start('?prompt=login');
+    const old = await postAcs(f, answer(stale.id, Date.now() - 10 * 60_000));
+    expect(old).toMatchObject({ status: 401, code: 'reauthentication_failed' });
+    expect(old.body.session).toBeUndefined();
+    // The request is spent: a fresh answer to it is no longer taken.
+    expect(await postAcs(f, answer(stale.id, Date.now()))).toMatchObject({
+      status: 400,
+      code: 'unknown_request',
+    });
+
+    const missing = await start('?prompt=login');
+    expect(await postAcs(f, answer(missing.id, null))).toMatchObject({
+      status: 401,
+      code: 'reauthentication_failed',
+    });
+  });
+
+  it('judges AuthnInstant on the connection clock skew, and not at all without prompt=login', async () => {
+    // 60 s by default: an IdP clock 20 s behind ours still re-authenticates.
+    const skewed = await start('?prompt=login');
+    expect((await postAcs(f, answer(skewed.id, Date.now() - 20_000))).status).toBe(200);
+    const plain = await start();
+    expect((await postAcs(f, answer(plain.id, Date.now() - 10 * 60_000))).status).toBe(200);
+    const none = await start('?prompt=consent');
+    expect((await postAcs(f, answer(none.id, null))).status).toBe(200);
   });
 });
 

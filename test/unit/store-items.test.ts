@@ -154,12 +154,21 @@ const samples: Samples = {
     postLogoutRedirectUris: [],
     initiateLoginUri: 'https://app.example.com/login',
     tenants: [tenantId],
+    resources: ['https://api.example.com/'],
     secretRef: 'ref-2',
     version: 1,
     createdAt: at,
     updatedAt: at,
   },
   applicationIndex: { clientId: connectionId },
+  oauthArtifact: {
+    model: 'Grant',
+    id: 'g1',
+    payload: '{"accountId":"x"}',
+    expiresAt: 1,
+    ssoSid: 's1',
+    tenantId,
+  },
 };
 
 /** What reading an item back yields where only part of the written value is stored. */

@@ -1,10 +1,11 @@
 import * as applications from '#shared/applications/http.ts';
 import { getAudit } from '#shared/audit/http.ts';
 import * as connections from '#shared/connections/http.ts';
+import * as spKeys from '#shared/connections/sp-keys-http.ts';
 import * as domains from '#shared/domains/http.ts';
 import { httpFunction } from '#shared/http/handler.ts';
 import * as members from '#shared/identity/admin-http.ts';
-import * as spKeys from '#shared/saml/sp-keys-http.ts';
+import * as setupLinks from '#shared/identity/setup-links-http.ts';
 import * as tenants from '#shared/tenants/http.ts';
 
 export const handler = httpFunction({
@@ -40,6 +41,9 @@ export const handler = httpFunction({
   'GET /admin/tenants/{tenantId}/domains': domains.listDomains,
   'POST /admin/tenants/{tenantId}/domains/{domain}/verify': domains.verifyDomain,
   'DELETE /admin/tenants/{tenantId}/domains/{domain}': domains.removeDomain,
+  'POST /admin/tenants/{tenantId}/setup-links': setupLinks.createSetupLink,
+  'GET /admin/tenants/{tenantId}/setup-links': setupLinks.listSetupLinks,
+  'DELETE /admin/tenants/{tenantId}/setup-links/{linkId}': setupLinks.revokeSetupLink,
   'POST /admin/applications': applications.createApplication,
   'GET /admin/applications': applications.listApplications,
   'GET /admin/applications/{clientId}': applications.getApplication,

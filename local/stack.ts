@@ -49,7 +49,7 @@ export interface LocalStack {
   /** The outbox: every message the handlers sent, newest last (`mail.lastTo(email)`). */
   mail: LocalMailer;
   /** The demo's connections (SAML always) and application URL, when the demo was seeded. */
-  demo?: Pick<Demo, 'connectionId' | 'oidcConnectionId' | 'ldapConnectionId' | 'appUrl'>;
+  demo?: Pick<Demo, 'connectionId' | 'oidcConnectionId' | 'ldapConnectionId' | 'appUrl' | 'owner'>;
   close(): Promise<void>;
 }
 
@@ -163,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ? {
           demo: {
             connectionId: demo.connectionId,
+            owner: demo.owner,
             ...(demo.oidcConnectionId ? { oidcConnectionId: demo.oidcConnectionId } : {}),
             ...(demo.ldapConnectionId ? { ldapConnectionId: demo.ldapConnectionId } : {}),
             ...(demo.appUrl ? { appUrl: demo.appUrl } : {}),

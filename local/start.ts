@@ -60,6 +60,9 @@ if (stack.demo) {
   if (stack.demo.appUrl)
     console.log(`    demo application:   ${stack.demo.appUrl}  (where every demo login lands)`);
   console.log(`    hosted login page:  ${stack.url}/t/demo/login`);
+  console.log(
+    `    console:            ${stack.url}/console  (owner ${stack.demo.owner.email}, password ${stack.demo.owner.password})`,
+  );
   if (stack.demo.ldapConnectionId) {
     console.log(`    LDAP sign-in:       ada@demo.test or grace@demo.test, password ${LDAP_PASSWORD}`);
   }

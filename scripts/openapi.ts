@@ -24,6 +24,7 @@ import {
   Provisioning,
   SamlConfig,
 } from '../shared/connections/schema.ts';
+import { RotateSpKeysBody } from '../shared/connections/sp-keys-http.ts';
 import { ConsoleForm, ConsoleHomeQuery } from '../shared/console/http.ts';
 import { AddDomainBody, VerifyDomainBody } from '../shared/domains/model.ts';
 import { ERROR_CODES, errorCatalogue } from '../shared/error-codes.ts';
@@ -33,13 +34,13 @@ import { ListQuery } from '../shared/identity/admin-http.ts';
 import { CreateGroupBody, CreateXroleBody, MappingBody } from '../shared/identity/groups.ts';
 import { CreateUserBody, PatchUserBody } from '../shared/identity/members.ts';
 import { PasswordLoginBody } from '../shared/identity/password-login.ts';
+import { CreateSetupLinkBody } from '../shared/identity/setup-links.ts';
 import { CreateTokenBody } from '../shared/identity/tokens.ts';
 import { LdapLoginBody } from '../shared/ldap/login.ts';
 import { DiscoverQuery } from '../shared/pages/login.ts';
 import { ForgotBody, ResetBody, TenantQuery, TokenQuery } from '../shared/pages/password.ts';
 import { ROUTES } from '../shared/routes.ts';
 import { AcsForm } from '../shared/saml/service.ts';
-import { RotateSpKeysBody } from '../shared/saml/sp-keys-http.ts';
 import { CreateTenantBody, PatchTenantBody, TenantSettings } from '../shared/tenants/model.ts';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../docs/openapi.yaml', import.meta.url));
@@ -486,6 +487,40 @@ export const ROUTE_DOCS = {
     errors: [401, 403, 404],
   },
 
+  [`POST ${T}/setup-links`]: {
+    tag: 'setup-links',
+    summary: 'Make a setup link for the tenant’s SSO configuration',
+    description:
+      'A single-use link (1 to 7 days, 7 by default) that opens the tenant’s SSO connection pages in the console to someone without an account, such as the customer’s IT administrator: `url` (`{BASE_URL}/console/{tenantId}/setup/{token}`, the token 32 random bytes, stored only as its SHA-256) is answered only here. Following it (GET) spends nothing: its page has a button that posts to the same URL; that post spends it and opens a browser session (`sso_setup` cookie) for the connection pages only, until the link expires or is revoked; a second use answers `link_invalid`. What that session changes is audited with `actor: setup-link` and `setupLinkId`. Events: `setup_link.created`, `setup_link.used`, `setup_link.revoked`.',
+    access: 'tenantAdmin',
+    body: { ...named({ CreateSetupLinkBody }), media: JSON_ONLY, required: false },
+    responses: {
+      201: {
+        description: 'Made; `url` is shown this once.',
+        schema: 'CreatedSetupLink',
+        headers: ['Location'],
+      },
+    },
+    errors: [...BODY_ERRORS, 401, 403, 404, 409],
+  },
+  [`GET ${T}/setup-links`]: {
+    tag: 'setup-links',
+    summary: 'The tenant’s setup links (never their tokens)',
+    description: 'Used and unused links, until their expiry removes them; newest first.',
+    access: 'tenantAdmin',
+    responses: { 200: { description: 'The links.', schema: listOf('SetupLink') } },
+    errors: [401, 403, 404],
+  },
+  [`DELETE ${T}/setup-links/{linkId}`]: {
+    tag: 'setup-links',
+    summary: 'Revoke a setup link',
+    description:
+      'Unused, it no longer opens; used, the browser session it opened ends (its next page says the link was revoked).',
+    access: 'tenantAdmin',
+    responses: { 204: { description: 'Revoked.' } },
+    errors: [401, 403, 404],
+  },
+
   'POST /admin/applications': {
     tag: 'applications',
     summary: 'Register an application (OAuth client)',
@@ -568,7 +603,7 @@ export const ROUTE_DOCS = {
     tag: 'console',
     summary: 'A page of the console',
     description:
-      'Server-rendered HTML over the admin services. `section`: `settings`, `connections`, `users`, `groups`, `tokens` (the caller’s own API tokens) or `audit`. Not signed in: 303 to the tenant’s hosted login page. A member gets 403, another tenant’s id 404, an unknown section 404. Each page sets the `sso_console_csrf` cookie its forms carry.',
+      'Server-rendered HTML over the admin services. `section`: `settings`, `connections`, `users`, `groups`, `tokens` (the caller’s own API tokens) or `audit`. Not signed in: 303 to the tenant’s hosted login page. A member gets 403, another tenant’s id 404, an unknown section 404. Each page sets the `sso_console_csrf` cookie its forms carry. A setup link’s session (`sso_setup`) opens `connections` only (403 elsewhere) and, once its link is revoked or expired, answers 401 `session_revoked`.',
     access: 'console',
     query: [
       { name: 'done', description: 'What the last change did (after a form post), shown as a message.' },
@@ -581,13 +616,13 @@ export const ROUTE_DOCS = {
       200: { description: 'The page; sets the CSRF cookie.', media: 'text/html', headers: ['Set-Cookie'] },
       303: { description: 'Not signed in: to the hosted login page.', headers: ['Location'] },
     },
-    errors: [400, 403, 404],
+    errors: [400, 401, 403, 404],
   },
   'GET /console/{tenantId}/{section}/{itemId}': {
     tag: 'console',
     summary: 'An item’s page of the console',
     description:
-      '`connections/new?type=saml|oidc|ldap` (a new connection) and `connections/{connectionId}` (what to enter in the identity provider, the compatibility report, the directory group browser with `q=`, settings). As the section pages otherwise.',
+      '`connections/new?type=saml|oidc|ldap` (a new connection) and `connections/{connectionId}` (what to enter in the identity provider, the compatibility report, the directory group browser with `q=`, settings). As the section pages otherwise. `setup/{token}` shows a setup link (`POST /admin/tenants/{tenantId}/setup-links`) without spending it (a mail scanner or link previewer that follows it uses nothing up): a page “Open the single sign-on setup for {tenant name}” whose button posts to the same URL (`POST /console/{tenantId}/setup/{token}`), and sets the CSRF cookie. A used, revoked or unknown link answers 400 `link_invalid`, an expired one 400 `link_expired`. Never cached (`Cache-Control: no-store`).',
     access: 'console',
     query: [
       { name: 'type', description: 'connections/new: the protocol (saml, oidc, ldap).' },
@@ -596,9 +631,12 @@ export const ROUTE_DOCS = {
     ],
     responses: {
       200: { description: 'The page; sets the CSRF cookie.', media: 'text/html', headers: ['Set-Cookie'] },
-      303: { description: 'Not signed in: to the hosted login page.', headers: ['Location'] },
+      303: {
+        description: 'Not signed in: to the hosted login page.',
+        headers: ['Location'],
+      },
     },
-    errors: [400, 403, 404],
+    errors: [400, 401, 403, 404],
   },
   'POST /console/{tenantId}/{section}': {
     tag: 'console',
@@ -617,12 +655,15 @@ export const ROUTE_DOCS = {
     tag: 'console',
     summary: 'A form of a console item’s page',
     description:
-      '`connections/new`: create (saved switched off, with its compatibility report). `connections/{connectionId}`: save, enable, disable, delete (with `confirm`), test (the live test, answered as the page), import-group (a directory group as an external role, optionally mapped). Checked and answered as the section forms.',
+      '`connections/new`: create (saved switched off, with its compatibility report). `connections/{connectionId}`: save, enable, disable, delete (with `confirm`), test (the live test, answered as the page), import-group (a directory group as an external role, optionally mapped). Checked and answered as the section forms. `setup/{token}` (the button of a setup link’s page, only the `csrf` field): after the same Origin and CSRF checks, spends the link (once, even under parallel posts), sets the `sso_setup` cookie (HttpOnly, SameSite=Lax, path `/console/{tenantId}`) and answers 303 to the connections, never cached; that session opens the connection pages only (others answer 403) until the link expires or is revoked (then 401). A used, revoked or unknown link answers 400 `link_invalid`, an expired one 400 `link_expired`.',
     access: 'console',
     body: { ...named({ ConsoleForm }), media: ['form'], required: true },
     responses: {
       200: { description: 'The connection page with the live test’s result.', media: 'text/html' },
-      303: { description: 'Done: back to the page.', headers: ['Location'] },
+      303: {
+        description: 'Done: back to the page; `setup/{token}`: to the connections, with `sso_setup`.',
+        headers: ['Location', 'Set-Cookie'],
+      },
     },
     errors: [...BODY_ERRORS, 403, 404, 409],
   },
@@ -1469,6 +1510,30 @@ const RESPONSE_SCHEMAS: Record<string, JsonSchema> = {
     'createdAt',
     'expiresAt',
   ]),
+  SetupLink: obj(
+    {
+      id: str(),
+      note: str(),
+      createdAt: dateTime,
+      expiresAt: dateTime,
+      usedAt: str({ format: 'date-time', description: 'When the link was used (it works once).' }),
+      createdBy: obj(
+        {
+          actor: str({ enum: ['operator', 'user'] }),
+          actorUserId: str(),
+          actorVia: str({ enum: ['session', 'token'] }),
+        },
+        ['actor'],
+      ),
+    },
+    ['id', 'createdAt', 'expiresAt', 'createdBy'],
+  ),
+  CreatedSetupLink: {
+    allOf: [
+      ref('SetupLink'),
+      obj({ url: str({ description: 'The link, with its token: shown only here.' }) }),
+    ],
+  },
   CreatedApiToken: {
     allOf: [ref('ApiToken'), obj({ token: str({ description: 'The secret, shown only here.' }) })],
   },

@@ -65,7 +65,11 @@ export const ERROR_CODES = {
     status: 401,
     meaning: "The session's authorization has expired; the user must sign in again.",
   },
-  csrf_failed: { status: 403, meaning: 'The sign-in form token is missing or stale.' },
+  csrf_failed: {
+    status: 403,
+    meaning:
+      "The form's CSRF token is missing or stale (a sign-in page or a console form), or a console form was posted from another origin.",
+  },
   interaction_expired: {
     status: 400,
     meaning:

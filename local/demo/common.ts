@@ -16,6 +16,18 @@ export const DEMO_USERS = [
 ] as const;
 export type DemoUser = (typeof DEMO_USERS)[number];
 
+/**
+ * The demo tenant's owner, who opens the console: a password made at the first start (kept in
+ * LOCAL_DATA_DIR) and printed at each; the demo directory has her too, with the same password, so
+ * the hosted login page's form takes it whether it is the password form or the LDAP one.
+ */
+export const DEMO_OWNER = {
+  uid: 'owner',
+  email: 'owner@demo.test',
+  firstName: 'Demo',
+  lastName: 'Owner',
+} as const;
+
 /** The directory groups (and claim values) the demo maps to application groups. */
 export const DEMO_GROUPS = [
   { externalId: 'engineering', name: 'Engineering', accessLevel: 'member' },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { type DemoApp, registerDemoApp, startDemoApp } from './app.ts';
 import {
   type Api,
   DEMO_GROUPS,
+  DEMO_OWNER,
   DEMO_TENANT,
   DEMO_USERS,
   type DemoUser,
@@ -26,7 +27,7 @@ import {
   signResponse,
 } from './saml-idp.ts';
 
-export { DEMO_TENANT } from './common.ts';
+export { DEMO_OWNER, DEMO_TENANT } from './common.ts';
 
 /**
  * The demo `npm start` seeds (unless DEMO=0): a tenant "demo" with three identity providers and
@@ -38,7 +39,8 @@ export { DEMO_TENANT } from './common.ts';
  *   /oidc/{c}/login with `iss` (third-party-initiated login);
  * - an LDAP directory (slapd, when installed) behind the hosted login page's password form;
  * - the demo application (./app.ts) on its own origin, registered through the operator API and
- *   made the tenant's default application, where each of these logins lands.
+ *   made the tenant's default application, where each of these logins lands;
+ * - the tenant's owner, owner@demo.test, with a password printed at start-up, for the console.
  *
  * `demo: true` in the stack options is the SAML IdP alone; the rest is asked for by DemoOptions.
  */
@@ -58,6 +60,8 @@ export interface Demo {
   ldapConnectionId?: string;
   /** The demo application's URL, when it runs. */
   appUrl?: string;
+  /** The demo tenant's owner and her password (for the console). */
+  owner: { email: string; password: string };
   /** The demo pages under /demo/, for the local server's `extra` hook. */
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
   /** Seeds the tenant, its connections, groups and application (idempotent: every start runs it). */
@@ -79,7 +83,82 @@ async function demoKey(dataDir: string | undefined): Promise<IdpKey> {
   return key;
 }
 
+/** The demo owner's password: made at the first start, then read from the data directory. */
+async function ownerPassword(dataDir: string | undefined): Promise<{ password: string; made: boolean }> {
+  const file = dataDir ? join(dataDir, 'demo-owner.json') : undefined;
+  if (file) {
+    try {
+      const stored = JSON.parse(await readFile(file, 'utf8')) as { password?: unknown };
+      if (typeof stored.password === 'string' && stored.password.length >= 12) {
+        return { password: stored.password, made: false };
+      }
+    } catch {
+      // first start: make one below
+    }
+  }
+  const password = `demo-${randomBytes(12).toString('base64url')}`;
+  if (file) await writeFile(file, JSON.stringify({ password }), { mode: 0o600 });
+  return { password, made: true };
+}
+
 const T = `/admin/tenants/${DEMO_TENANT}`;
+
+/**
+ * The demo owner, made with her password; a restart finds her. A password made afresh (its file
+ * was removed, or the data is in memory) is given to her again, and she is the owner again.
+ */
+async function seedOwner(api: Api, owner: { password: string; made: boolean }) {
+  const found = expectStatus(
+    await api.call('GET', `${T}/users?email=${encodeURIComponent(DEMO_OWNER.email)}`),
+    200,
+    'finding the demo owner',
+  ).items as { id: string; role: string; version: number }[];
+  const existing = found[0];
+  if (!existing) {
+    expectStatus(
+      await api.call('POST', `${T}/users`, {
+        email: DEMO_OWNER.email,
+        firstName: DEMO_OWNER.firstName,
+        lastName: DEMO_OWNER.lastName,
+        role: 'owner',
+        password: owner.password,
+      }),
+      201,
+      'creating the demo owner',
+    );
+    return;
+  }
+  if (owner.made || existing.role !== 'owner') {
+    expectStatus(
+      await api.call('PATCH', `${T}/users/${existing.id}`, {
+        role: 'owner',
+        password: owner.password,
+        version: existing.version,
+      }),
+      200,
+      'updating the demo owner',
+    );
+  }
+}
+
+/** The demo people's email domain, verified for the demo tenant (by the operator). */
+const DEMO_DOMAIN = DEMO_OWNER.email.split('@')[1] ?? 'demo.test';
+
+/**
+ * demo.test, verified for the demo tenant, so the demo directory may vouch for it: an owner is
+ * linked to an identity a connection has not signed her in with before only when the connection
+ * vouches for her email's domain (the demo owner's first LDAP sign-in, and each after a restart,
+ * as the directory is made afresh).
+ */
+async function seedDomain(api: Api) {
+  const added = await api.call('POST', `${T}/domains`, { domain: DEMO_DOMAIN });
+  if (added.status !== 200 && added.status !== 201) expectStatus(added, 201, 'adding the demo domain');
+  expectStatus(
+    await api.call('POST', `${T}/domains/${DEMO_DOMAIN}/verify`, { method: 'operator' }),
+    200,
+    'verifying the demo domain',
+  );
+}
 
 /** The connection of this name (and type), created from `body` or brought up to date with `patch`. */
 async function upsertConnection(
@@ -158,6 +237,7 @@ export async function createDemo(
   options: DemoOptions = {},
 ): Promise<Demo> {
   const key = await demoKey(dataDir);
+  const owner = await ownerPassword(dataDir);
   const entityId = `${baseUrl}/demo/idp/metadata`;
   const metadata = idpMetadata(entityId, [key.certDer], `${baseUrl}/demo/idp/sso`);
   const oidc: DemoOidcIdp | undefined = options.oidc ? await startDemoOidcIdp(baseUrl, dataDir) : undefined;
@@ -218,6 +298,7 @@ ${DEMO_USERS.map((u) => `<code>${esc(u.email)}</code>`).join(' or ')} and the pa
 
   const demo: Demo = {
     connectionId: '',
+    owner: { email: DEMO_OWNER.email, password: owner.password },
     async seed(api) {
       const tenant = await api.call('GET', T);
       if (tenant.status === 404) {
@@ -231,6 +312,7 @@ ${DEMO_USERS.map((u) => `<code>${esc(u.email)}</code>`).join(' or ')} and the pa
           'creating the demo tenant',
         );
       }
+      await seedOwner(api, owner);
       demo.connectionId = await upsertConnection(
         api,
         {
@@ -265,7 +347,8 @@ ${DEMO_USERS.map((u) => `<code>${esc(u.email)}</code>`).join(' or ')} and the pa
       }
 
       if (options.ldap) {
-        ldap = await startDemoLdap();
+        ldap = await startDemoLdap(owner.password);
+        if (ldap) await seedDomain(api);
         const list = expectStatus(await api.call('GET', `${T}/connections`), 200, 'listing connections');
         const before = (list.items as { id: string; type: string; name: string }[]).find(
           (c) => c.type === 'ldap' && c.name === 'Demo LDAP',
@@ -278,9 +361,9 @@ ${DEMO_USERS.map((u) => `<code>${esc(u.email)}</code>`).join(' or ')} and the pa
               type: 'ldap',
               name: 'Demo LDAP',
               ldap: config,
-              provisioning: { mode: 'jit', defaultRole: 'member' },
+              provisioning: { mode: 'jit', defaultRole: 'member', verifiedDomains: [DEMO_DOMAIN] },
             },
-            { enabled: true, ldap: config },
+            { enabled: true, ldap: config, provisioning: { verifiedDomains: [DEMO_DOMAIN] } },
           );
           const found = expectStatus(
             await api.call('GET', `${T}/connections/${demo.ldapConnectionId}/directory-groups?q=`),

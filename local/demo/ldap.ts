@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Client } from 'ldapts';
 import { freePort } from '../dynamodb.ts';
-import { DEMO_USERS } from './common.ts';
+import { DEMO_OWNER, DEMO_USERS } from './common.ts';
 
 /**
  * The demo LDAP directory: OpenLDAP's slapd (when installed) in a temp dir on a free loopback port,
@@ -74,7 +74,7 @@ const listening = (port: number) =>
     socket.once('error', () => done(false));
   });
 
-async function seed(url: string, adminPassword: string, servicePassword: string) {
+async function seed(url: string, adminPassword: string, servicePassword: string, ownerPassword?: string) {
   const client = new Client({ url, timeout: 5000, connectTimeout: 3000 });
   try {
     await client.bind(ADMIN_DN, adminPassword);
@@ -100,6 +100,17 @@ async function seed(url: string, adminPassword: string, servicePassword: string)
         userPassword: LDAP_PASSWORD,
       });
     }
+    if (ownerPassword) {
+      await add(dnOf(DEMO_OWNER.uid), {
+        objectClass: 'inetOrgPerson',
+        uid: DEMO_OWNER.uid,
+        cn: `${DEMO_OWNER.firstName} ${DEMO_OWNER.lastName}`,
+        givenName: DEMO_OWNER.firstName,
+        sn: DEMO_OWNER.lastName,
+        mail: DEMO_OWNER.email,
+        userPassword: ownerPassword,
+      });
+    }
     for (const group of ['engineering', 'admins']) {
       const members = DEMO_USERS.filter((u) => (u.groups as readonly string[]).includes(group));
       await add(`cn=${group},ou=groups,${LDAP_BASE_DN}`, {
@@ -113,8 +124,11 @@ async function seed(url: string, adminPassword: string, servicePassword: string)
   }
 }
 
-/** Starts and seeds slapd, or answers undefined (with one log line) when it is not installed. */
-export async function startDemoLdap(): Promise<DemoLdap | undefined> {
+/**
+ * Starts and seeds slapd, or answers undefined (with one log line) when it is not installed. With
+ * `ownerPassword`, the demo owner (DEMO_OWNER) is in the directory too, with that password.
+ */
+export async function startDemoLdap(ownerPassword?: string): Promise<DemoLdap | undefined> {
   if (!existsSync(SLAPD)) {
     console.log(`  Demo LDAP: skipped (${SLAPD} is not installed; apt-get install slapd)`);
     return undefined;
@@ -179,7 +193,7 @@ export async function startDemoLdap(): Promise<DemoLdap | undefined> {
     const until = Date.now() + 10_000;
     while (child.exitCode === null && Date.now() < until && !(await listening(port))) await sleep(50);
     if (!(await listening(port))) throw new Error(`slapd did not start: ${output.trim()}`);
-    await seed(url, adminPassword, servicePassword);
+    await seed(url, adminPassword, servicePassword, ownerPassword);
     return {
       url,
       caPem,

@@ -8,11 +8,15 @@ import type { TenantRole } from '../tenants/model.ts';
 
 /**
  * Who is calling the admin API. The operator runs the whole deployment; a tenant member acts inside
- * one tenant with a role, through a session JWT or an API token.
+ * one tenant with a role, through a session JWT or an API token. A setup link's holder (someone
+ * without an account, opening one tenant's SSO pages in the console) may manage that tenant only;
+ * the console limits what it reaches to the SSO configuration, and the admin API never builds one
+ * (it takes bearer credentials only).
  */
 export type Principal =
   | { kind: 'operator' }
-  | { kind: 'member'; userId: string; tenantId: string; role: TenantRole; via: 'session' | 'token' };
+  | { kind: 'member'; userId: string; tenantId: string; role: TenantRole; via: 'session' | 'token' }
+  | { kind: 'setup'; tenantId: string; linkId: string };
 
 /** Turns a bearer credential into a principal, or answers undefined when it does not recognise it. */
 export type BearerResolver = (credential: string, request: HttpRequest) => Promise<Principal | undefined>;
@@ -92,6 +96,7 @@ const ROLE_ACCESS: Record<TenantRole, readonly TenantAccess[]> = {
 export function authorizeTenant(principal: Principal, tenantId: string, access: TenantAccess): void {
   if (principal.kind === 'operator') return;
   if (principal.tenantId !== tenantId) throw Errors.notFound('The tenant');
+  if (principal.kind === 'setup') return;
   if (!ROLE_ACCESS[principal.role].includes(access)) {
     throw Errors.forbidden(`The ${principal.role} role cannot ${access} this tenant's settings.`);
   }
@@ -124,7 +129,18 @@ export async function authorizeTenantRoute(
 }
 
 /** A stable description of the actor for events and audit records. */
-export const actorOf = (principal: Principal) =>
-  principal.kind === 'operator'
-    ? { actor: 'operator' }
-    : { actor: 'user', actorUserId: principal.userId, actorVia: principal.via };
+export const actorOf = (
+  principal: Principal,
+):
+  | { actor: 'operator' }
+  | { actor: 'user'; actorUserId: string; actorVia: 'session' | 'token' }
+  | { actor: 'setup-link'; setupLinkId: string } => {
+  switch (principal.kind) {
+    case 'operator':
+      return { actor: 'operator' };
+    case 'member':
+      return { actor: 'user', actorUserId: principal.userId, actorVia: principal.via };
+    case 'setup':
+      return { actor: 'setup-link', setupLinkId: principal.linkId };
+  }
+};

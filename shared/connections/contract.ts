@@ -24,7 +24,7 @@ import type { ConnectionType } from './schema.ts';
  *   callback, an LDAP email and password. Wrong credentials are a result (`ok: false`), not an
  *   exception (as Dex's PasswordConnector.Login returns validPassword=false);
  * - optional capabilities: `refresh` (re-read authorization without the user), `liveTest`,
- *   `directoryGroups`, `onDelete`.
+ *   `directoryGroups`, `spKeys` (SAML's SP key rotation), `onDelete`.
  */
 
 /** A secret field's path inside the protocol object, e.g. ['dnResolution', 'serviceAccount', 'password']. */
@@ -82,6 +82,26 @@ export type Verification<R extends string = string> = Verified | Refused<R>;
 /** What `refresh` found: the user's groups now, or 'gone' (the session ends). */
 export type RefreshOutcome = { externalGroups: string[] } | 'gone';
 
+/** A change of a connection's SP key set (SAML): a next key, the next one now, the old one gone. */
+export type SpKeyAction = 'rotate' | 'activate' | 'retire';
+
+export interface SpKeysChange {
+  action: SpKeyAction;
+  /** rotate: how long the next key waits before it signs (and the old one is kept after), in days. */
+  graceDays?: number;
+  /** Who asked, as the audit trail records it (`actorOf(principal)`). */
+  actor: Readonly<Record<string, unknown>>;
+}
+
+/** The key set after a change: each certificate's facts (never a private key). */
+export interface SpKeysResult {
+  connectionId: string;
+  version: number;
+  /** False when there was nothing to do (a next key already pending, none to activate or retire). */
+  changed: boolean;
+  certificates: unknown[];
+}
+
 /**
  * One protocol. `C` is its parsed config, `I` what the IdP (or the user, for LDAP) sent at login.
  * Adding a protocol: a new folder exporting one `Connector`, its schema in schema.ts, and one line
@@ -114,6 +134,11 @@ export interface Connector<C = unknown, I = unknown> {
   liveTest?(rt: Runtime, connection: Configured<C>): Promise<LiveTestResult>;
   /** GET …/connections/{c}/directory-groups?q=: groups to import as external roles (LDAP). */
   directoryGroups?(rt: Runtime, connection: Configured<C>, query: string): Promise<DirectoryGroup[]>;
+  /**
+   * POST …/connections/{c}/sp-keys/{rotate|activate|retire} and the console: change the SP key
+   * set of a stored connection the caller may manage (SAML).
+   */
+  spKeys?(rt: Runtime, connection: Connection, change: SpKeysChange): Promise<SpKeysResult>;
   /** Cleans up what onSave wrote outside the connection item. */
   onDelete?(rt: Runtime, connection: Connection): Promise<void>;
   /**
@@ -128,6 +153,7 @@ export const OPTIONAL_CAPABILITIES = [
   'refresh',
   'liveTest',
   'directoryGroups',
+  'spKeys',
   'onDelete',
   'ownedSecrets',
 ] as const;

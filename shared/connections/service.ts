@@ -6,6 +6,7 @@ import { mergePatch } from '../merge-patch.ts';
 import type { Runtime } from '../runtime.ts';
 import * as repo from '../store/connections.ts';
 import { getTenant, tenantToManage } from '../tenants/service.ts';
+import type { SpKeyAction, SpKeysResult } from './contract.ts';
 import { type Compatibility, type Connection, verdict } from './model.ts';
 import { configuredConnection, connectorOf } from './registry.ts';
 import { ConnectionBody, type ConnectionType, PatchConnectionBody } from './schema.ts';
@@ -20,6 +21,7 @@ import {
   unsetSecretFindings,
   withGeneratedKey,
 } from './secrets.ts';
+import { limitSetupProvisioning } from './setup-guard.ts';
 
 /**
  * Connections' CRUD for the admin API, and the live calls (test, directory groups). Secret handling
@@ -78,6 +80,7 @@ const protocolConfig = (body: ConnectionBody): Record<string, unknown> =>
 export async function createConnection(rt: Runtime, principal: Principal, tenantId: string, input: unknown) {
   await tenantToManage(rt, principal, tenantId);
   const body = validate(ConnectionBody, input);
+  limitSetupProvisioning(principal, body);
   if ((await repo.countConnections(rt.db, tenantId)) >= repo.MAX_CONNECTIONS_PER_TENANT) {
     throw new AppError(
       409,
@@ -183,6 +186,7 @@ export async function patchConnection(
     provisioning: mergePatch(current.provisioning, patch.provisioning ?? {}, 1),
     authorization: mergePatch(current.authorization, patch.authorization ?? {}, 1),
   });
+  limitSetupProvisioning(principal, body, current);
 
   const validated = protocolConfig(body);
   const { kept, dropped, discarded } = reconcileSecrets(current, validated, patch[type]);
@@ -318,4 +322,25 @@ export async function directoryGroups(
     throw new AppError(400, 'not_supported', 'Only LDAP connections have directory groups.');
   }
   return connector.directoryGroups(rt, configured, query);
+}
+
+/**
+ * Rotate, activate or retire a connection's SP keys (the console's way to the same change as
+ * `POST …/connections/{c}/sp-keys/{action}`): the connector's `spKeys`, for a connection of a
+ * protocol that has SP keys (SAML); any other answers 400 not_supported.
+ */
+export async function changeSpKeys(
+  rt: Runtime,
+  principal: Principal,
+  tenantId: string,
+  connectionId: string,
+  action: SpKeyAction,
+  options: { graceDays?: number } = {},
+): Promise<SpKeysResult> {
+  await tenantToManage(rt, principal, tenantId);
+  const connection = await repo.getConnection(rt.db, tenantId, connectionId);
+  if (!connection) throw Errors.notFound('The connection');
+  const { spKeys } = connectorOf(connection);
+  if (!spKeys) throw new AppError(400, 'not_supported', 'Only SAML connections have SP keys.');
+  return spKeys(rt, connection, { action, ...options, actor: actorOf(principal) });
 }

@@ -65,6 +65,7 @@ async function get(ctx: Ctx, _state: PageState) {
   ];
   const emails = await emailsOf(ctx, ids);
   const actorName = (r: AuditEntry) => {
+    if (r.detail?.actor === 'setup-link') return `setup link ${String(r.detail.setupLinkId ?? '')}`;
     const id = actorIdOf(r);
     return id === undefined ? '' : id === 'operator' ? 'operator' : (emails.get(id) ?? id);
   };

@@ -1,6 +1,7 @@
 import type { Compatibility } from '../connections/model.ts';
 import {
   type ConnectionView,
+  changeSpKeys,
   createConnection,
   deleteConnection,
   directoryGroups,
@@ -33,7 +34,7 @@ import {
   type SectionHandler,
   unknownAction,
 } from './context.ts';
-import { checked, type Form, optional, stickyFor, text, version } from './form.ts';
+import { checked, type Form, integer, optional, stickyFor, text, version } from './form.ts';
 import { copyField, errorBox, esc, hidden, input, select, when } from './layout.ts';
 
 /**
@@ -132,25 +133,61 @@ interface Extras {
   test?: { compatibility: Compatibility; report: unknown };
 }
 
-function spDetails(view: ConnectionView, baseUrl: string): string {
+interface SpCertificate {
+  fingerprint: string;
+  status: string;
+  source?: string;
+  notAfter: string;
+  activatesAt?: string;
+  retiresAt?: string;
+}
+
+const SP_STATUS_BADGE: Record<string, string> = { current: 'ok', next: 'warn', retiring: 'off' };
+
+/**
+ * The SP certificates and their rotation: rotate (a next key, published now, signing after the
+ * grace days or once activated), activate the next key now, retire the key it replaced. Each posts
+ * to this page and goes through the connection service, as `POST …/sp-keys/{action}` does.
+ */
+function spKeysCard(ctx: Ctx, certificates: SpCertificate[]): string {
+  const rows = certificates
+    .map(
+      (c) =>
+        `<tr data-certificate="${esc(c.status)}"><td data-label="Status"><span class="badge ${SP_STATUS_BADGE[c.status] ?? ''}">${esc(c.status)}</span></td><td data-label="Fingerprint (SHA-256)"><code>${esc(c.fingerprint)}</code></td><td data-label="Signs from" class="nowrap">${esc(when(c.activatesAt)) || '—'}</td><td data-label="Kept until" class="nowrap">${esc(when(c.retiresAt)) || '—'}</td><td data-label="Valid until" class="nowrap">${esc(c.notAfter.slice(0, 10))}</td></tr>`,
+    )
+    .join('');
+  const table = rows
+    ? `<table class="stack" id="sp-certificates"><thead><tr><th scope="col">Status</th><th scope="col">Fingerprint (SHA-256)</th><th scope="col">Signs from</th><th scope="col">Kept until</th><th scope="col">Valid until</th></tr></thead><tbody>${rows}</tbody></table>`
+    : '';
+  if (certificates.some((c) => c.source === 'uploaded')) {
+    return `<h3>SP certificates</h3>${table}<p class="hint" id="sp-keys-uploaded">This connection uses an uploaded SP key: it is not rotated here. Replace it in the connection’s settings, or remove it to use generated, rotatable keys.</p>`;
+  }
+  const has = (status: string) => certificates.some((c) => c.status === status);
+  const rotate = has('next')
+    ? '<p class="hint" id="sp-next-pending">A next key is published and waits to sign: activate it once the identity provider has its certificate, or let it start on its date.</p>'
+    : `${formStart(ctx, 'sp-rotate', { id: 'sp-rotate-form' })}${managed(ctx, input('Days before the new key signs', 'graceDays', '7', { type: 'number', min: 0, max: 90, id: 'sp-grace-days', hint: 'The new certificate is published at once (the identity provider can import it); the current key keeps signing until then, and still decrypts for as many days after.' }))}
+<button type="submit" id="sp-rotate"${disabledFor(ctx)}>Rotate: make a new key</button></form>`;
+  const activate = has('next')
+    ? `${formStart(ctx, 'sp-activate', { id: 'sp-activate-form' })}<button type="submit" class="primary" id="sp-activate"${disabledFor(ctx)}>Activate the next key now</button></form>`
+    : '';
+  const retire = has('retiring')
+    ? `${formStart(ctx, 'sp-retire', { id: 'sp-retire-form' })}<button type="submit" class="danger" id="sp-retire"${disabledFor(ctx)}>Retire the old key now</button><span class="hint">Assertions still encrypted to it will no longer be read.</span></form>`
+    : '';
+  return `<h3>SP certificates</h3><p class="hint">They sign requests and decrypt assertions; the SP metadata publishes the current and the next one.</p>${table}
+<div id="sp-keys">${rotate}<div class="actions">${activate}${retire}</div></div>`;
+}
+
+function spDetails(ctx: Ctx, view: ConnectionView, baseUrl: string): string {
   const sp = view.sp as Record<string, unknown>;
   const s = (key: string) => (typeof sp[key] === 'string' ? (sp[key] as string) : '');
   if (view.type === 'saml') {
-    const certificates = Array.isArray(sp.certificates)
-      ? (sp.certificates as { fingerprint: string; status: string; notAfter: string; activatesAt?: string }[])
-      : [];
-    const certRows = certificates
-      .map(
-        (c) =>
-          `<tr><td data-label="Status"><span class="badge">${esc(c.status)}</span></td><td data-label="Fingerprint (SHA-256)"><code>${esc(c.fingerprint)}</code></td><td data-label="Valid until" class="nowrap">${esc(c.notAfter.slice(0, 10))}</td></tr>`,
-      )
-      .join('');
+    const certificates = Array.isArray(sp.certificates) ? (sp.certificates as SpCertificate[]) : [];
     return `<div class="card" id="sp-details"><h2>Enter these in your identity provider</h2>
 ${copyField('Entity ID (audience)', 'sp-entity-id', s('entityId'))}
 ${copyField('ACS URL (single sign-on URL)', 'sp-acs-url', s('acsUrl'))}
 ${copyField('SP metadata URL', 'sp-metadata-url', s('metadataUrl'))}
 <p><a href="${esc(s('metadataUrl'))}" download="sp-metadata.xml" id="sp-metadata-download">Download the SP metadata</a> (an identity provider that imports metadata needs nothing else).${view.enabled ? '' : ' <strong>It is served once the connection is enabled</strong>; until then, enter the entity ID and ACS URL above.'}</p>
-${certRows ? `<h3>SP certificates</h3><p class="hint">They sign requests and decrypt assertions. Rotate them with the admin API (<code>POST …/sp-keys/rotate</code>, <code>activate</code>, <code>retire</code>); the console does not yet.</p><table class="stack"><thead><tr><th scope="col">Status</th><th scope="col">Fingerprint (SHA-256)</th><th scope="col">Valid until</th></tr></thead><tbody>${certRows}</tbody></table>` : ''}</div>`;
+${spKeysCard(ctx, certificates)}</div>`;
   }
   if (view.type === 'oidc') {
     return `<div class="card" id="sp-details"><h2>Register these with your OpenID Provider</h2>
@@ -285,7 +322,7 @@ async function connectionPage(ctx: Ctx, state: PageState, extras: Extras = {}): 
 ${off}${extras.test ? testReport(extras.test) : ''}
 <div class="card" id="report"><h2>Compatibility</h2>${compatibilityReport(view.compatibility)}${idpFacts(view)}
 <div class="actions">${testForm}<span class="hint">${view.type === 'saml' ? 'Reads the metadata again (from its URL, if it has one).' : view.type === 'oidc' ? 'Reads the discovery document and probes the token endpoint.' : 'Connects, binds and searches the directory.'}</span></div></div>
-${spDetails(view, ctx.rt.config.BASE_URL)}
+${spDetails(ctx, view, ctx.rt.config.BASE_URL)}
 ${await groupBrowser(ctx, view)}
 <div class="card"><h2>External roles from this connection</h2>${xroleList}<p><a href="${ctx.base}/groups">Map them to groups</a></p></div>
 <div class="card"><h2>Settings</h2>${formStart(ctx, 'save', { id: 'connection-form' })}${hidden('version', values?.version ?? view.version)}
@@ -353,7 +390,36 @@ async function post(ctx: Ctx, form: Form): Promise<PostResult> {
       const test = await testConnection(rt, caller.principal, tenant.id, id);
       return connectionPage(ctx, {}, { test });
     }
+    case 'sp-rotate':
+    case 'sp-activate':
+    case 'sp-retire': {
+      const spAction = action.slice('sp-'.length) as 'rotate' | 'activate' | 'retire';
+      const graceDays = spAction === 'rotate' ? integer(form, 'graceDays') : undefined;
+      if (graceDays !== undefined && (graceDays < 0 || graceDays > 90)) {
+        throw Errors.invalidRequest('The form is invalid: graceDays: from 0 to 90 days', [
+          { path: 'graceDays', message: 'from 0 to 90 days' },
+        ]);
+      }
+      await changeSpKeys(
+        rt,
+        caller.principal,
+        tenant.id,
+        id,
+        spAction,
+        graceDays === undefined ? {} : { graceDays },
+      );
+      return {
+        redirect: here,
+        done: `sp-keys-${spAction === 'rotate' ? 'rotated' : spAction === 'activate' ? 'activated' : 'retired'}`,
+      };
+    }
     case 'import-group': {
+      // A setup link configures single sign-on; who gets which access is the tenant's owners' call.
+      if (caller.principal.kind === 'setup' && optional(form, 'groupId')) {
+        throw Errors.forbidden(
+          'A setup link imports directory groups but does not map them; ask an owner or admin.',
+        );
+      }
       const name = optional(form, 'groupName');
       const externalId = optional(form, 'externalId');
       if (!name || !externalId) throw Errors.invalidRequest('Choose a directory group to import.');

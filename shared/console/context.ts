@@ -1,8 +1,8 @@
-import { AppError } from '../errors.ts';
+import { AppError, Errors } from '../errors.ts';
 import type { HttpRequest } from '../http/types.ts';
 import type { Runtime } from '../runtime.ts';
 import type { Tenant } from '../tenants/model.ts';
-import type { ConsoleCaller } from './auth.ts';
+import type { ConsoleCaller, SessionCaller } from './auth.ts';
 import type { ConsoleCsrf } from './csrf.ts';
 import type { Form } from './form.ts';
 import { esc, hidden } from './layout.ts';
@@ -57,3 +57,12 @@ export const disabledFor = (ctx: Ctx) => (ctx.caller.canManage ? '' : ' disabled
 /** A form whose action the page does not know. */
 export const unknownAction = () =>
   new AppError('invalid_request', 'This form asks for something the page does not do.');
+
+/**
+ * The signed-in person, for the pages that act as a person (their API tokens, the roles they may
+ * grant): never a setup link, which the router keeps to the SSO pages anyway.
+ */
+export function personOf(ctx: Ctx): SessionCaller {
+  if (ctx.caller.kind !== 'session') throw Errors.forbidden('A setup link opens the SSO pages only.');
+  return ctx.caller;
+}

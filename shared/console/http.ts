@@ -1,17 +1,18 @@
 import * as z from 'zod';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import type { HttpRequest, HttpResult, Operation } from '../http/types.ts';
+import { checkSetupLink, openSetupLink, SETUP_COOKIE } from '../identity/setup-links.ts';
 import { type Runtime, runtime } from '../runtime.ts';
 import { TenantId } from '../tenants/model.ts';
 import { getTenant } from '../tenants/service.ts';
 import { audit } from './audit.ts';
-import { type ConsoleCaller, consoleCaller, SECTIONS, type Section } from './auth.ts';
+import { type ConsoleCaller, consoleCaller, consoleCallerOrEnded, SECTIONS, type Section } from './auth.ts';
 import { connections } from './connections.ts';
 import type { Ctx, PageState, Rendered, SectionHandler } from './context.ts';
 import { checkCsrf, checkOrigin, consoleCsrf } from './csrf.ts';
 import type { Form } from './form.ts';
 import { groups } from './groups.ts';
-import { bare, errorBox, esc, frame, page, seeOther } from './layout.ts';
+import { bare, errorBox, esc, frame, hidden, page, seeOther } from './layout.ts';
 import { settings } from './settings.ts';
 import { tokens } from './tokens.ts';
 import { users } from './users.ts';
@@ -110,12 +111,110 @@ export const home: Operation = async (request) => {
   return page(invalid ? 400 : 200, bare('Console', body));
 };
 
-/** GET /console/{tenantId}: the tenant's first page. */
+/** GET /console/{tenantId}: the tenant's first page (a setup link's: its connections). */
 export const tenantHome: Operation = async (request) => {
   const tenantId = request.params.tenantId ?? '';
   if (!TenantId.safeParse(tenantId).success) return errorPage(notFoundError(), request);
-  return seeOther(`/console/${tenantId}/settings`);
+  const setup = request.cookies[SETUP_COOKIE] ? await consoleCaller(runtime(), request) : undefined;
+  return seeOther(`/console/${tenantId}/${setup?.kind === 'setup' ? 'connections' : 'settings'}`);
 };
+
+/**
+ * A setup link's pages carry its token in their URL: never kept by a cache, and no Referer from
+ * them (`policy`). The page with the button is `same-origin` as every console page, so that its
+ * form post carries our `Origin` (under no-referrer it would be `null`, refused); it loads nothing
+ * and links nowhere else.
+ */
+function setupAnswer(answer: HttpResult, policy: 'no-referrer' | 'same-origin' = 'no-referrer'): HttpResult {
+  return {
+    ...answer,
+    headers: { ...answer.headers, 'cache-control': 'no-store', 'referrer-policy': policy },
+  };
+}
+
+/** The page an unusable setup link (used, revoked, mistyped, expired) or a refused post gets. */
+function setupRefused(error: AppError, request: HttpRequest): HttpResult {
+  return setupAnswer(
+    page(
+      error.status,
+      bare(
+        'This setup link does not open anything',
+        `${errorBox(error, request.requestId)}<p id="setup-refused">A setup link works once: whoever opened it first has the page. Ask the person who sent it for a new link.</p>`,
+      ),
+    ),
+  );
+}
+
+/**
+ * GET /console/{tenantId}/setup/{token}: only looks at the link (nothing is written, so a mail
+ * scanner or link previewer that follows it spends nothing) and shows a button, a console form
+ * (CSRF cookie and field) posting to the same URL. An unusable link gets the refusal page.
+ */
+async function showSetupLink(rt: Runtime, request: HttpRequest, tenantId: string, token: string) {
+  try {
+    const { tenantName } = await checkSetupLink(rt, tenantId, token);
+    const csrf = consoleCsrf(rt, request);
+    const action = `/console/${tenantId}/setup/${token}`;
+    const body = `<div class="card"><p>Open the single sign-on setup for <strong id="setup-tenant">${esc(tenantName)}</strong>.</p>
+<p class="hint">The link works once: the browser that opens it keeps the page until the link expires or is revoked.</p>
+<form method="post" action="${esc(action)}" id="setup-open">${hidden('csrf', csrf.value)}
+<button class="primary" type="submit" id="open-setup">Open the single sign-on setup</button></form></div>`;
+    return setupAnswer(
+      page(200, bare(`Open the single sign-on setup for ${tenantName}`, body), [csrf.cookie]),
+      'same-origin',
+    );
+  } catch (error) {
+    if (isAppError(error) && error.status < 500) return setupRefused(error, request);
+    throw error;
+  }
+}
+
+/**
+ * POST /console/{tenantId}/setup/{token}: uses a setup link, after the Origin and CSRF checks of
+ * every console post. The link is spent (once: a second use, even a parallel one, gets the
+ * `link_invalid` page), and the browser gets `sso_setup`, a session for this tenant's SSO pages
+ * that ends with the link (HttpOnly, SameSite=Lax, its path the tenant's console).
+ */
+async function useSetupLink(rt: Runtime, request: HttpRequest, tenantId: string, token: string) {
+  try {
+    // Origin and CSRF before the link is even read; refused, it stays unspent.
+    checkOrigin(rt, request);
+    checkCsrf(request, formOf(request));
+  } catch (error) {
+    if (!isAppError(error) || error.status >= 500) throw error;
+    const back = `<p><a href="${esc(`/console/${tenantId}/setup/${token}`)}" id="reload">Open the link again</a> and use its button.</p>`;
+    return setupAnswer(errorPage(error, request, back));
+  }
+  try {
+    const opened = await openSetupLink(rt, tenantId, token);
+    const maxAge = Math.max(0, opened.expiresAt - Math.floor(rt.clock.now().getTime() / 1000));
+    const secure = rt.config.BASE_URL.startsWith('https:') ? '; Secure' : '';
+    const cookie = `${SETUP_COOKIE}=${opened.sessionId}; Path=/console/${tenantId}; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure}`;
+    // The answer that sets the session is never kept by a cache.
+    return setupAnswer(seeOther(`/console/${tenantId}/connections`, [cookie]));
+  } catch (error) {
+    if (isAppError(error) && error.status < 500) return setupRefused(error, request);
+    throw error;
+  }
+}
+
+const isSetupLink = (request: HttpRequest) => {
+  const { tenantId = '', section, itemId } = request.params;
+  return section === 'setup' && itemId !== undefined && TenantId.safeParse(tenantId).success;
+};
+
+/** The page a setup cookie whose link was revoked or expired gets; the cookie is cleared. */
+function setupEnded(error: AppError, request: HttpRequest, tenantId: string): HttpResult {
+  const clear = `${SETUP_COOKIE}=; Path=/console/${tenantId}; HttpOnly; SameSite=Lax; Max-Age=0`;
+  return page(
+    error.status,
+    bare(
+      'This setup link was revoked or has expired',
+      `${errorBox(error, request.requestId)}<p id="setup-ended">The page opened with it is closed.</p>`,
+    ),
+    [clear],
+  );
+}
 
 interface Located {
   tenantId: string;
@@ -142,10 +241,20 @@ async function admit(
   request: HttpRequest,
   at: Located,
 ): Promise<{ caller: ConsoleCaller } | { answer: HttpResult }> {
-  const caller = await consoleCaller(rt, request);
+  const caller = await consoleCallerOrEnded(rt, request, at.tenantId);
   if (!caller) return { answer: seeOther(loginUrl(rt, at.tenantId, at.path)) };
+  if (caller.kind === 'setup-ended') return { answer: setupEnded(caller.error, request, at.tenantId) };
   if (caller.tenantId !== at.tenantId) return { answer: errorPage(Errors.notFound('The tenant'), request) };
-  if (caller.role === 'member') {
+  if (caller.kind === 'setup' && !caller.sections.includes(at.section)) {
+    return {
+      answer: errorPage(
+        Errors.forbidden('A setup link opens this organization’s single sign-on connections only.'),
+        request,
+        `<p><a href="/console/${at.tenantId}/connections">Go to the connections</a></p>`,
+      ),
+    };
+  }
+  if (caller.kind === 'session' && caller.role === 'member') {
     return {
       answer: errorPage(
         Errors.forbidden('The console is for owners, admins and auditors; your role is member.'),
@@ -209,6 +318,9 @@ async function render(ctx: Ctx, at: Located, state: PageState & { flash?: string
 /** GET /console/{tenantId}/{section}[/{itemId}]: a page of the console. */
 export const consolePage: Operation = async (request) => {
   const rt = runtime();
+  if (isSetupLink(request)) {
+    return showSetupLink(rt, request, request.params.tenantId ?? '', request.params.itemId ?? '');
+  }
   const at = locate(request);
   if (!at) return errorPage(notFoundError(), request);
   const admitted = await admit(rt, request, at);
@@ -228,6 +340,9 @@ export const consolePage: Operation = async (request) => {
 /** POST /console/{tenantId}/{section}[/{itemId}]: a form of the console. */
 export const consoleAction: Operation = async (request) => {
   const rt = runtime();
+  if (isSetupLink(request)) {
+    return useSetupLink(rt, request, request.params.tenantId ?? '', request.params.itemId ?? '');
+  }
   const at = locate(request);
   if (!at) return errorPage(notFoundError(), request);
   const admitted = await admit(rt, request, at);
@@ -240,7 +355,8 @@ export const consoleAction: Operation = async (request) => {
     form = formOf(request);
     checkCsrf(request, form);
     if (!caller.canManage) {
-      throw Errors.forbidden(`The ${caller.role} role can look at the console but not change anything.`);
+      const role = caller.kind === 'session' ? caller.role : 'setup';
+      throw Errors.forbidden(`The ${role} role can look at the console but not change anything.`);
     }
   } catch (error) {
     if (isAppError(error) && error.status < 500) return errorPage(error, request, reloadLink(at));

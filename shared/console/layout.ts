@@ -86,7 +86,9 @@ const NAV: Record<Section, string> = {
 
 export interface Frame {
   tenant: { id: string; name: string };
-  caller: { email: string; role: string; canManage: boolean; sections: readonly Section[] };
+  caller:
+    | { kind: 'session'; email: string; role: string; canManage: boolean; sections: readonly Section[] }
+    | { kind: 'setup'; canManage: boolean; sections: readonly Section[] };
   section: Section | undefined;
   title: string;
   body: string;
@@ -130,18 +132,26 @@ export function frame(f: Frame): string {
   const readOnly = f.caller.canManage
     ? ''
     : '<p class="note" id="read-only">You have read-only access (auditor): you can look at everything here, but not change it.</p>';
+  const who =
+    f.caller.kind === 'setup'
+      ? '<div class="who" id="who">Opened with a <strong id="who-email">Setup link</strong> <span class="badge" id="who-role">single sign-on setup</span></div>'
+      : `<div class="who" id="who">Signed in as <strong id="who-email">${escapeHtml(f.caller.email)}</strong> <span class="badge" id="who-role">${escapeHtml(f.caller.role)}</span>
+<form method="post" action="/logout"><button type="submit">Sign out</button></form></div>`;
+  const setupNote =
+    f.caller.kind === 'setup'
+      ? '<p class="note" id="setup-note">This page was opened with a setup link: it shows this organization’s single sign-on connections only, and closes when the link expires or is revoked.</p>'
+      : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(f.title)} · ${escapeHtml(f.tenant.name)} console</title><style>${STYLE}</style></head>
 <body><a class="skip" href="#main">Skip to content</a>
 <header class="top"><div class="bar"><div class="brand">${escapeHtml(f.tenant.name)} <small>console</small></div>
-<div class="who" id="who">Signed in as <strong id="who-email">${escapeHtml(f.caller.email)}</strong> <span class="badge" id="who-role">${escapeHtml(f.caller.role)}</span>
-<form method="post" action="/logout"><button type="submit">Sign out</button></form></div></div>
+${who}</div>
 <nav class="sections" aria-label="Console sections"><ul>${nav}</ul></nav></header>
 <main id="main"><h1>${escapeHtml(f.title)}</h1>
 ${f.flash ? `<p class="flash" role="status" id="flash">${escapeHtml(f.flash)}</p>` : ''}
 ${f.error ? errorBox(f.error, f.traceId, f.reloadUrl) : ''}
-${readOnly}${f.body}
+${readOnly}${setupNote}${f.body}
 <p class="sr" role="status" aria-live="polite" id="copy-status"></p></main>
 <script>${SCRIPT}</script></body></html>`;
 }

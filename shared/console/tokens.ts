@@ -7,6 +7,7 @@ import {
   managed,
   type PageState,
   type PostResult,
+  personOf,
   type SectionHandler,
   unknownAction,
 } from './context.ts';
@@ -20,7 +21,7 @@ import { copyField, esc, hidden, input } from './layout.ts';
 const day = (iso: string | undefined) => (iso ? esc(iso.slice(0, 10)) : '—');
 
 async function get(ctx: Ctx, state: PageState, created?: { name: string; token: string; expiresAt: string }) {
-  const owner = { userId: ctx.caller.userId, tenantId: ctx.tenant.id };
+  const owner = { userId: personOf(ctx).userId, tenantId: ctx.tenant.id };
   const items = await listTokens(ctx.rt, owner);
   const values = stickyFor(state.values, 'create');
   const shown = created
@@ -49,12 +50,12 @@ ${managed(
 )}</form></div>`;
   return {
     title: 'API tokens',
-    body: `${shown}<p>Tokens act as you (<strong>${esc(ctx.caller.email)}</strong>) in this organization, with your role at the time of each call.</p>${form}<h2>Your tokens</h2>${table}`,
+    body: `${shown}<p>Tokens act as you (<strong>${esc(personOf(ctx).email)}</strong>) in this organization, with your role at the time of each call.</p>${form}<h2>Your tokens</h2>${table}`,
   };
 }
 
 async function post(ctx: Ctx, form: Form): Promise<PostResult> {
-  const owner = { userId: ctx.caller.userId, tenantId: ctx.tenant.id };
+  const owner = { userId: personOf(ctx).userId, tenantId: ctx.tenant.id };
   const action = text(form, 'action');
   if (action === 'create') {
     const body = validate(CreateTokenBody, {

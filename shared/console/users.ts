@@ -19,6 +19,7 @@ import {
   managed,
   type PageState,
   type PostResult,
+  personOf,
   type SectionHandler,
   unknownAction,
 } from './context.ts';
@@ -38,12 +39,12 @@ const STATUS_BADGE: Record<string, string> = {
 };
 
 /** The roles this caller may hand out: only an owner grants owner (the service says the same). */
-const grantable = (ctx: Ctx) => TENANT_ROLES.filter((r) => r !== 'owner' || ctx.caller.role === 'owner');
+const grantable = (ctx: Ctx) => TENANT_ROLES.filter((r) => r !== 'owner' || personOf(ctx).role === 'owner');
 
 function row(ctx: Ctx, m: Member): string {
-  const self = m.id === ctx.caller.userId;
+  const self = m.id === personOf(ctx).userId;
   const name = [m.firstName, m.lastName].filter(Boolean).join(' ');
-  const canChangeRole = ctx.caller.canManage && (m.role !== 'owner' || ctx.caller.role === 'owner');
+  const canChangeRole = ctx.caller.canManage && (m.role !== 'owner' || personOf(ctx).role === 'owner');
   const role = canChangeRole
     ? `${formStart(ctx, 'role')}${hidden('userId', m.id)}${hidden('version', m.version)}<div class="inline">${select(`Role of ${m.email}`, 'role', grantable(ctx), m.role, { bare: true })}<button type="submit" class="small">Change</button></div></form>`
     : `<span class="badge">${esc(m.role)}</span>`;

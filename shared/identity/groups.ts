@@ -98,6 +98,10 @@ export async function putMapping(
   body: z.output<typeof MappingBody>,
 ) {
   await tenantToManage(rt, principal, tenantId);
+  // A setup link configures single sign-on; who gets which access is the tenant's owners' call.
+  if (principal.kind === 'setup') {
+    throw Errors.forbidden('A setup link cannot grant access to application groups; ask an owner or admin.');
+  }
   const [group, xrole] = await Promise.all([
     access.getGroup(rt.db, tenantId, groupId),
     access.getXrole(rt.db, tenantId, xroleId),

@@ -44,6 +44,12 @@ const refuse = {
       'account_exists',
       'An account with this email already exists; ask an administrator of this organization to add it.',
     ),
+  privilegedLink: () =>
+    new AppError(
+      409,
+      'account_exists',
+      'This organization’s owners and admins sign in through a connection only once it vouches for their email domain (verified for the organization); sign in with your password and verify the domain.',
+    ),
   selfRefused: () =>
     new AppError(403, 'self_provisioning_refused', 'This account cannot join this organization by itself.'),
   emailMissing: () => new AppError(400, 'email_missing', 'The identity provider sent no email address.'),
@@ -289,6 +295,7 @@ async function linkExisting(login: Login, userId: string, email: string): Promis
   const { rt, connection, consistent } = login;
   const { user, membership } = await getUserAndMembership(rt.db, userId, connection.tenantId, consistent);
   if (!user) return 'retry'; // the email claim was written before its user became readable
+  if (membership) await mayLinkMember(login, membership, email);
   const allowJoin = membership ? false : await mayJoin(login, user, email);
   const s = settle(login, user, membership, allowJoin);
   const link = newLink(login, user.id);
@@ -296,6 +303,26 @@ async function linkExisting(login: Login, userId: string, email: string): Promis
   if (!(await write(login, s.ops))) return 'retry';
   linkCache.set(cacheKey(login), link);
   return { user: s.user, membership: s.membership, created: false, updated: s.ops.length > 1 };
+}
+
+/**
+ * An owner or admin of the tenant is linked to an identity a connection has never signed them in
+ * with only when that connection vouches for the email's domain (verified for this very tenant):
+ * whoever can make a connection (an admin, a setup link's holder) could otherwise sign in as the
+ * tenant's owner through an identity provider of their own. Other members are linked by email, as
+ * the tenant's admin vouched for it when adding them.
+ */
+async function mayLinkMember(
+  { rt, connection }: Login,
+  membership: Membership,
+  email: string,
+): Promise<void> {
+  if (membership.role !== 'owner' && membership.role !== 'admin') return;
+  const domain = domainOf(email);
+  const vouched =
+    connection.provisioning.verifiedDomains.includes(domain) &&
+    (await verifiedDomainOwner(rt, domain)) === connection.tenantId;
+  if (!vouched) throw refuse.privilegedLink();
 }
 
 /**

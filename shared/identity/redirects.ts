@@ -75,3 +75,26 @@ export function interactionUrl(candidate: string | undefined, baseUrl: string): 
   if (!candidate?.startsWith(prefix)) return undefined;
   return INTERACTION_UID.test(candidate.slice(prefix.length)) ? candidate : undefined;
 }
+
+/** A console path segment (a section, an item id): no dots-only segment, nothing encoded. */
+const CONSOLE_SEGMENT = /^(?!\.+$)[A-Za-z0-9._~-]{1,100}$/;
+
+/**
+ * The candidate when it is exactly a console page of this service for this tenant,
+ * `{baseUrl}/console/{tenantId}` with at most two more segments (a section, an item), no query,
+ * no fragment, nothing encoded or to normalise, else undefined. The console sends people to sign
+ * in with it as their return address, so, like the interaction URL, it is always a valid landing
+ * for the tenant it names, whatever the tenant's allowedRedirectUrls; another tenant's console
+ * is not.
+ */
+export function consoleUrl(
+  candidate: string | undefined,
+  baseUrl: string,
+  tenantId: string,
+): string | undefined {
+  const prefix = `${baseUrl}/console/`;
+  if (!candidate?.startsWith(prefix) || candidate.length > 2048) return undefined;
+  const [tenant, ...rest] = candidate.slice(prefix.length).split('/');
+  if (tenant !== tenantId || rest.length > 2) return undefined;
+  return rest.every((s) => CONSOLE_SEGMENT.test(s)) ? candidate : undefined;
+}

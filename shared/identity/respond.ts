@@ -6,7 +6,7 @@ import { epochSeconds } from '../ports/clock.ts';
 import type { Runtime } from '../runtime.ts';
 import { getApplication } from '../store/applications.ts';
 import { landsTenant, type Tenant } from '../tenants/model.ts';
-import { allowedRedirect, interactionUrl } from './redirects.ts';
+import { allowedRedirect, consoleUrl, interactionUrl } from './redirects.ts';
 import { type IssuedSession, sessionCookie } from './sessions.ts';
 
 /** Whether the caller asked for JSON (a CLI or SPA) rather than a browser redirect. */
@@ -16,19 +16,28 @@ export function wantsJson(request: HttpRequest): boolean {
 }
 
 /**
+ * A requested URL of this service that a login always comes back to, whatever the tenant allows:
+ * an OAuth interaction URL (the OpenID Provider's way back), or a page of this tenant's console
+ * (the console's way back).
+ */
+function ownUrl(rt: Runtime, tenant: Tenant, requested: string | undefined): string | undefined {
+  return (
+    interactionUrl(requested, rt.config.BASE_URL) ?? consoleUrl(requested, rt.config.BASE_URL, tenant.id)
+  );
+}
+
+/**
  * A requested post-login URL this tenant's logins may go to, normalised, or undefined: an OAuth
- * interaction URL of this service (the OpenID Provider's way back), else one under the tenant's
- * allowedRedirectUrls. What a login start keeps to carry to the end of the login.
+ * interaction URL of this service (the OpenID Provider's way back) or a page of this tenant's
+ * console, else one under the tenant's allowedRedirectUrls. What a login start keeps to carry to
+ * the end of the login.
  */
 export function acceptedRedirect(
   rt: Runtime,
   tenant: Tenant,
   requested: string | undefined,
 ): string | undefined {
-  return (
-    interactionUrl(requested, rt.config.BASE_URL) ??
-    allowedRedirect(requested, tenant.settings.allowedRedirectUrls)
-  );
+  return ownUrl(rt, tenant, requested) ?? allowedRedirect(requested, tenant.settings.allowedRedirectUrls);
 }
 
 /**
@@ -82,7 +91,8 @@ function withParams(uri: string, params: Record<string, string>): string {
 
 /**
  * Where the browser lands after login, in order: an OAuth interaction URL of this service that
- * was requested (the OpenID Provider's login coming back); the tenant's default application,
+ * was requested (the OpenID Provider's login coming back), or a page of this tenant's console
+ * (the console's sign-in coming back); the tenant's default application,
  * through its initiateLoginUri with `iss`, `login_hint` and `target_link_uri` (OIDC Core §4,
  * third-party-initiated login; the target is the allowed requested URL, else appUrl); an allowed
  * requested URL; appUrl; the tenant's login page.
@@ -93,8 +103,8 @@ export async function landingUrl(
   requested: string | undefined,
   email: string,
 ): Promise<string> {
-  const interaction = interactionUrl(requested, rt.config.BASE_URL);
-  if (interaction) return interaction;
+  const own = ownUrl(rt, tenant, requested);
+  if (own) return own;
   const allowed = allowedRedirect(requested, tenant.settings.allowedRedirectUrls);
   const initiate = await defaultApplicationLogin(rt, tenant);
   if (initiate !== undefined) {

@@ -14,7 +14,7 @@ import {
 } from '../store/idp-entities.ts';
 import { assess, type IdpMetadata, MetadataError, parseIdpMetadata, type SamlDerived } from './metadata.ts';
 import { verifyResponse } from './service.ts';
-import { spKeysOf, spKeysOnSave } from './sp-keys.ts';
+import { changeSpKeySet, spKeysOf, spKeysOnSave } from './sp-keys.ts';
 
 export type { SamlDerived } from './metadata.ts';
 
@@ -143,6 +143,8 @@ export const samlConnector = {
         : {},
     };
   },
+  // Rotate, activate, retire the SP keys (sp-keys.ts): the admin route and the console alike.
+  spKeys: changeSpKeySet,
   ownedSecrets: (connection) => spKeysOf(connection).map((k) => k.secretRef),
   onDelete: async (rt, connection) => {
     await unindexSamlConnection(rt.db, connection.id);

@@ -1,15 +1,18 @@
 import { createHash, generateKeyPair, type KeyObject, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import * as z from 'zod';
-import { actorOf, type Principal } from '../auth/principal.ts';
-import { type Configured, configured } from '../connections/contract.ts';
+import {
+  type Configured,
+  configured,
+  type SpKeysChange,
+  type SpKeysResult,
+} from '../connections/contract.ts';
 import type { Connection } from '../connections/model.ts';
 import { SamlConfig } from '../connections/schema.ts';
 import { AppError, Errors, isAppError } from '../errors.ts';
 import { logger } from '../logger.ts';
 import type { Runtime } from '../runtime.ts';
 import { getConnection, replaceConnection } from '../store/connections.ts';
-import { tenantToManage } from '../tenants/service.ts';
 import { selfSignedCertificate } from './x509.ts';
 
 /**
@@ -358,32 +361,29 @@ export async function decryptionKeys(
 
 // ---- Rotation (admin API) ----------------------------------------------------------------------
 
-export type SpKeyAction = 'rotate' | 'activate' | 'retire';
+export type { SpKeyAction } from '../connections/contract.ts';
 
-export interface SpKeysAnswer {
-  connectionId: string;
-  version: number;
-  changed: boolean;
+export interface SpKeysAnswer extends SpKeysResult {
   certificates: SpCertificateFacts[];
 }
 
 /**
- * POST …/connections/{c}/sp-keys/{rotate|activate|retire}. Each is idempotent: a rotate while a
- * next key is pending, an activate without one, a retire without a retiring key change nothing
- * and answer the key set as it is.
+ * POST …/connections/{c}/sp-keys/{rotate|activate|retire} (shared/connections/sp-keys-http.ts,
+ * through the connection service's `changeSpKeys`). Each is idempotent: a rotate while a next key
+ * is pending, an activate without one, a retire without a retiring key change nothing and answer
+ * the key set as it is.
  */
-export async function changeSpKeys(
+/**
+ * The SAML connector's `spKeys`: one change of a stored SAML connection's key set, for a caller
+ * already allowed to manage it (its tenant checked, the connection read).
+ */
+export async function changeSpKeySet(
   rt: Runtime,
-  principal: Principal,
-  tenantId: string,
-  connectionId: string,
-  action: SpKeyAction,
-  options: { graceDays?: number } = {},
+  stored: Connection,
+  change: SpKeysChange,
 ): Promise<SpKeysAnswer> {
-  await tenantToManage(rt, principal, tenantId);
-  const stored = await getConnection(rt.db, tenantId, connectionId);
-  if (!stored) throw Errors.notFound('The connection');
-  if (stored.type !== 'saml') throw new AppError(400, 'not_supported', 'Only SAML connections have SP keys.');
+  const { tenantId, id: connectionId } = stored;
+  const { action } = change;
   if (uploadedKey(stored)) {
     throw new AppError(
       400,
@@ -403,7 +403,7 @@ export async function changeSpKeys(
       added.push(await generateSpKey(rt, tenantId, connectionId, now));
     }
     if (!states.some((s) => s.status === 'next')) {
-      const graceDays = options.graceDays ?? SP_KEY_GRACE_DAYS;
+      const graceDays = change.graceDays ?? SP_KEY_GRACE_DAYS;
       added.push(
         await generateSpKey(
           rt,
@@ -444,7 +444,7 @@ export async function changeSpKeys(
       type: `connection.sp_keys_${action === 'rotate' ? 'rotated' : action === 'activate' ? 'activated' : 'retired'}`,
       tenantId,
       detail: {
-        ...actorOf(principal),
+        ...change.actor,
         connectionId,
         certificates: spCertificateFacts(keys, undefined, now).map(({ fingerprint, status }) => ({
           fingerprint,

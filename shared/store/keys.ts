@@ -155,7 +155,10 @@ export const keys = {
   invite: (tokenHash: string): Key => ({ pk: P.invite + tokenHash, sk: 'INVITE' }),
 
   /** A setup link for a tenant's SSO pages, by its id (listed and revoked through the tenant). */
-  setupLink: (tenantId: string, linkId: string): Key => ({ pk: P.tenant + tenantId, sk: P.setupLink + linkId }),
+  setupLink: (tenantId: string, linkId: string): Key => ({
+    pk: P.tenant + tenantId,
+    sk: P.setupLink + linkId,
+  }),
   setupLinksOf: (tenantId: string) => ({ pk: P.tenant + tenantId, skPrefix: P.setupLink }),
   /** The unused setup link a token opens, by the SHA-256 of the token: single use, TTL. */
   setupToken: (tokenHash: string): Key => ({ pk: P.setupToken + tokenHash, sk: 'SETUP_TOKEN' }),

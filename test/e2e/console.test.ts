@@ -76,14 +76,8 @@ describe('the console in Chromium', () => {
     ]);
     await owner.fill('input[name=email]', OWNER.email);
     await owner.fill('input[name=password]', OWNER.password);
-    await Promise.all([
-      owner.waitForURL(`${stack.url}/t/${TENANT}/login`),
-      owner.click('#password-form button'),
-    ]);
-    await owner.waitForSelector('#signed-in');
-    // The landing does not come back to the console by itself yet (see the README): open it.
-    await owner.goto(`${stack.url}/console`);
-    await owner.waitForURL(`${base()}/settings`);
+    // The sign-in comes back to the console page that sent the owner to it.
+    await Promise.all([owner.waitForURL(`${base()}/settings`), owner.click('#password-form button')]);
     expect(await owner.textContent('#who-email')).toBe(OWNER.email);
     expect(await owner.textContent('#who-role')).toBe('owner');
     expect(await owner.getAttribute('nav a[aria-current=page]', 'href')).toBe(`/console/${TENANT}/settings`);
@@ -250,13 +244,12 @@ describe('the console in Chromium', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    // Signed in through the API (a browser sign-in would land at appUrl, not served here).
-    const login = await stack.call<{ token: string }>('POST', '/login/password', {
-      token: null,
-      body: { tenantId: TENANT, email: 'audrey@acme-console.test', password: OWNER.password },
-    });
-    await context.addCookies([{ name: 'sso_session', value: login.body.token, url: stack.url }]);
+    // A console page sends her to sign in, and the sign-in brings her back to it.
     await page.goto(`${base()}/settings`);
+    await page.waitForURL(/\/t\/acme-console\/login\?redirect=/);
+    await page.fill('input[name=email]', 'audrey@acme-console.test');
+    await page.fill('input[name=password]', OWNER.password);
+    await Promise.all([page.waitForURL(`${base()}/settings`), page.click('#password-form button')]);
     expect(await page.textContent('#who-role')).toBe('auditor');
     expect(await page.isVisible('#read-only')).toBe(true);
     expect(await page.isDisabled('#settings-form button[type=submit]')).toBe(true);

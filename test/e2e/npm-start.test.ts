@@ -52,6 +52,16 @@ describe('npm start', () => {
       });
       expect(tenant.status).toBe(200);
       expect(await (await fetch(`http://localhost:${port}/demo/idp`)).text()).toContain('Demo IdP portal');
+      // The demo owner's password, printed for the console, signs her in.
+      const password = /owner owner@demo\.test, password (\S+)\)/.exec(output)?.[1] ?? '';
+      expect(password).toMatch(/^demo-[\w-]{16}$/);
+      const login = await fetch(`http://localhost:${port}/login/password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ tenantId: 'demo', email: 'owner@demo.test', password }),
+      });
+      expect(login.status).toBe(200);
+      expect(((await login.json()) as { session: { role: string } }).session.role).toBe('owner');
       expect(await portOpen(dynamoPort)).toBe(true);
 
       child.kill('SIGTERM');

@@ -199,6 +199,9 @@ describe('every admin route authorizes before it reads its input', () => {
     [`GET ${T}/domains`]: { access: 'read' },
     [`POST ${T}/domains/{domain}/verify`]: { access: 'manage', invalid: { body: { method: 'telepathy' } } },
     [`DELETE ${T}/domains/{domain}`]: { access: 'manage' },
+    [`POST ${T}/setup-links`]: { access: 'manage', invalid: { body: { expiresInDays: 30 } } },
+    [`GET ${T}/setup-links`]: { access: 'manage' },
+    [`DELETE ${T}/setup-links/{linkId}`]: { access: 'manage' },
     'POST /admin/applications': { access: 'operator', invalid: { body: { name: 'No type' } } },
     'GET /admin/applications': { access: 'operator', invalid: { query: 'limit=0' } },
     'GET /admin/applications/{clientId}': { access: 'operator' },
@@ -219,6 +222,7 @@ describe('every admin route authorizes before it reads its input', () => {
       .replace('{groupId}', 'no-such-group')
       .replace('{xroleId}', 'no-such-xrole')
       .replace('{domain}', 'example.com')
+      .replace('{linkId}', randomUUID())
       .replace('{clientId}', randomUUID());
 
   /** Sends the invalid input (or, for a route that takes none, a stray body where the method allows one). */

@@ -33,11 +33,12 @@ async function snapshot(s: TestStack) {
     xroles: await list('/admin/tenants/demo/external-roles'),
     apps: (await list('/admin/applications')).filter((a) => a.name === 'Demo application'),
     tenant: (await s.call<{ settings: { defaultApplication?: string } }>('GET', '/admin/tenants/demo')).body,
+    owner: s.demo?.owner,
   };
 }
 
 describe('the demo seeding', () => {
-  it('makes the tenant, three connections, two groups and the application, and a restart adds nothing', async () => {
+  it('makes the tenant, its owner, three connections, two groups and the application, and a restart adds nothing', async () => {
     stack = await startTestStack({ tableName, dataDir, demo });
     const first = await snapshot(stack);
     expect(first.connections.map((c) => c.name).sort()).toEqual(
@@ -53,6 +54,18 @@ describe('the demo seeding', () => {
 
     stack = await startTestStack({ tableName, dataDir, demo });
     const second = await snapshot(stack);
+    // The demo owner keeps her password across restarts, and it signs her in as the owner.
+    expect(stack.demo?.owner.password).toBe(first.owner?.password);
+    const signedIn = await stack.call<{ session: { role: string } }>('POST', '/login/password', {
+      token: null,
+      body: { tenantId: 'demo', email: 'owner@demo.test', password: first.owner?.password },
+    });
+    expect(signedIn.status, signedIn.text).toBe(200);
+    expect(signedIn.body.session.role).toBe('owner');
+    const owners = (
+      await stack.call<{ items: { email: string; role: string }[] }>('GET', '/admin/tenants/demo/users')
+    ).body.items.filter((u) => u.email === 'owner@demo.test');
+    expect(owners.map((u) => u.role)).toEqual(['owner']);
     expect(second.connections.map((c) => c.id).sort()).toEqual(first.connections.map((c) => c.id).sort());
     expect(second.groups.map((g) => g.id).sort()).toEqual(first.groups.map((g) => g.id).sort());
     expect(second.xroles).toHaveLength(first.xroles.length);

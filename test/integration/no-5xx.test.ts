@@ -37,7 +37,7 @@ let saml: SamlFixture;
 let documents: DocumentServer;
 /** Real values of each path parameter, filled by the seeding below. */
 const real: Record<string, string[]> = {};
-const tokens = { operator: '', session: '', api: '' };
+const tokens = { operator: '', session: '', api: '', setup: '' };
 
 interface Answer {
   status: number;
@@ -55,7 +55,7 @@ beforeAll(async () => {
   tokens.operator = stack.operatorToken;
   saml = await samlFixture(stack, TENANT);
   const created = async (path: string, body: unknown, token = tokens.operator) => {
-    const res = await stack.call<{ id: string; token?: string }>('POST', path, { body, token });
+    const res = await stack.call<{ id: string; token?: string; url?: string }>('POST', path, { body, token });
     if (res.status !== 201 && res.status !== 200) throw new Error(`${path}: ${res.status} ${res.text}`);
     return res.body;
   };
@@ -94,6 +94,26 @@ beforeAll(async () => {
   real.xroleId = [xrole.id];
   real.tokenId = [api.id];
   real.domain = ['fuzz.example.test'];
+  // Setup links: one used (its browser session in the cookies), one whose token the console paths try.
+  const used = await created(`${admin}/setup-links`, { note: 'used' });
+  // Its page (GET spends nothing), then its button: a POST with the page's CSRF field and cookie.
+  const shown = await fetch(used.url ?? '', { redirect: 'manual' });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await shown.text())?.[1] ?? '';
+  const opened = await fetch(used.url ?? '', {
+    method: 'POST',
+    redirect: 'manual',
+    headers: {
+      cookie: `sso_console_csrf=${csrf}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ csrf }).toString(),
+  });
+  tokens.setup = /sso_setup=([^;]+)/.exec(opened.headers.get('set-cookie') ?? '')?.[1] ?? '';
+  if (!tokens.setup) throw new Error(`setup link: ${opened.status}`);
+  const unused = await created(`${admin}/setup-links`, {});
+  real.linkId = [used.id, unused.id];
+  real.section = ['connections', 'settings', 'setup'];
+  real.itemId = [(unused.url ?? '').split('/').at(-1) ?? '', 'new'];
 }, 120_000);
 
 afterAll(async () => {
@@ -450,6 +470,7 @@ const BODY_KEYS = [
   'accessLevel',
   'description',
   'expiresInDays',
+  'note',
   'domain',
   'token',
   'SAMLResponse',
@@ -651,8 +672,11 @@ const authArb: fc.Arbitrary<string | undefined> = fc.oneof(
 const cookieArb: fc.Arbitrary<string | undefined> = fc.oneof(
   fc.constant(undefined),
   fc.constantFrom('session').map(() => `sso_session=${tokens.session}`),
+  fc.constantFrom('setup').map(() => `sso_setup=${tokens.setup}`),
   fc.constantFrom(
     'sso_session=garbage',
+    'sso_setup=garbage',
+    `sso_setup=${'a'.repeat(3000)}`,
     'sso_session=%E0%A4%A',
     'sso_session="a',
     'sso_session=a; sso_session=b',

@@ -119,10 +119,29 @@ describe('provisioning mode jit', () => {
       provisioning: { mode: 'jit' },
     });
     const created = await stack.call<Member>('POST', `/admin/tenants/${tenantId}/users`, {
-      body: { email: 'known@jit.test', role: 'admin' },
+      body: { email: 'known@jit.test', role: 'member' },
     });
     const out = await ssoLogin(identityFor(connectionId, tenantId, { email: 'known@jit.test' }));
-    expect(out.session).toMatchObject({ sub: created.body.id, role: 'admin' });
+    expect(out.session).toMatchObject({ sub: created.body.id, role: 'member' });
+  });
+
+  it('links an owner or admin only through a connection that vouches for a domain verified for the tenant', async () => {
+    const { tenantId, connectionId } = await tenantWithConnection(stack, 'jit-admins', {
+      provisioning: { mode: 'jit', verifiedDomains: ['admins.jit.test'] },
+    });
+    const owner = await stack.call<Member>('POST', `/admin/tenants/${tenantId}/users`, {
+      body: { email: 'boss@admins.jit.test', role: 'owner' },
+    });
+    // Anyone who can make a connection could point it at an IdP of their own and assert the owner.
+    const refused = await ssoLogin(identityFor(connectionId, tenantId, { email: 'boss@admins.jit.test' }));
+    expect(refused).toMatchObject({ status: 409, code: 'account_exists' });
+    await stack.call('POST', `/admin/tenants/${tenantId}/domains`, { body: { domain: 'admins.jit.test' } });
+    const verified = await stack.call('POST', `/admin/tenants/${tenantId}/domains/admins.jit.test/verify`, {
+      body: { method: 'operator' },
+    });
+    expect(verified.status, verified.text).toBe(200);
+    const out = await ssoLogin(identityFor(connectionId, tenantId, { email: 'boss@admins.jit.test' }));
+    expect(out.session).toMatchObject({ sub: owner.body.id, role: 'owner' });
   });
 
   it('never takes over a user who exists only in another tenant (409 account_exists)', async () => {

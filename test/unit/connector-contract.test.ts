@@ -62,6 +62,8 @@ describe('the connector registry', () => {
     expect(has('liveTest')).toEqual(['saml', 'oidc', 'ldap']);
     // SAML alone keeps secrets of its own making outside secretRefs (the generated SP keys).
     expect(has('ownedSecrets')).toEqual(['saml']);
+    // SAML alone has SP keys to rotate.
+    expect(has('spKeys')).toEqual(['saml']);
   });
 });
 

@@ -135,6 +135,20 @@ const samples: Samples = {
     expiresAt: 1_900_000_000,
     createdAt: at,
   },
+  setupLink: {
+    id: 'l1',
+    tenantId,
+    tokenHash: 'h',
+    note: 'For Okta',
+    createdBy: { actor: 'user', actorUserId: userId, actorVia: 'session' },
+    createdAt: at,
+    expiresAtIso: at,
+    expiresAt: 1_900_000_000,
+    usedAt: at,
+    sessionHash: 's',
+  },
+  setupToken: { hash: 'h', tenantId, linkId: 'l1', expiresAt: 1_900_000_000 },
+  setupSession: { hash: 's', tenantId, linkId: 'l1', expiresAt: 1_900_000_000 },
   tenantDomain: {
     tenantId,
     domain: 'example.com',
@@ -178,6 +192,8 @@ const readBack: Partial<Record<keyof typeof entities, unknown>> = {
   replayGuard: { expiresAt: 1_900_000_000 },
   attemptCounter: { count: 2, expiresAt: 1_900_000_000 },
   passwordLink: (({ tokenHash: _h, ...link }) => link)(samples.passwordLink),
+  setupToken: { tenantId, linkId: 'l1', expiresAt: 1_900_000_000 },
+  setupSession: { tenantId, linkId: 'l1', expiresAt: 1_900_000_000 },
   applicationIndex: samples.applicationIndex,
 };
 

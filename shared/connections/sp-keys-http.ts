@@ -5,7 +5,8 @@ import { pathParam, validate } from '../http/request.ts';
 import { json } from '../http/responses.ts';
 import type { HttpRequest, Operation } from '../http/types.ts';
 import { runtime } from '../runtime.ts';
-import { changeSpKeys, type SpKeyAction } from './sp-keys.ts';
+import type { SpKeyAction } from './contract.ts';
+import { changeSpKeys } from './service.ts';
 
 /** POST …/sp-keys/rotate: optional; how long the next key waits before it signs (and the old one is kept after). */
 export const RotateSpKeysBody = z.strictObject({
@@ -13,7 +14,8 @@ export const RotateSpKeysBody = z.strictObject({
 });
 
 /**
- * The SP key operations of the admin API (sp-keys.ts). Owner, admin or operator; the caller is
+ * The SP key operations of the admin API: the connection service's `changeSpKeys`, which the
+ * console uses too (the SAML connector's `spKeys`, shared/saml/sp-keys.ts). Owner, admin or operator; the caller is
  * authorized before the body is read, so one who may not use the route learns nothing of it.
  */
 const operation =

@@ -349,14 +349,6 @@ function rawProvider(privateJwks: Record<string, unknown>[], claims: Record<stri
       interactions: {
         url: (_ctx: unknown, interaction: { uid: string }) => `/raw-interaction/${interaction.uid}`,
       },
-      ttl: OAUTH_TTL,
-      rotateRefreshToken: true,
-      expiresWithSession: () => false,
-      issueRefreshToken: async (
-        _ctx: unknown,
-        client: { grantTypeAllowed(t: string): boolean },
-        code: { scopes: Set<string> },
-      ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
       features: {
         devInteractions: { enabled: false },
         revocation: { enabled: true },

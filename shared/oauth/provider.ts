@@ -64,6 +64,20 @@ export const PROTOCOL_CONFIGURATION = {
   pkce: {
     required: (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
   },
+  // Browsers may call the token, userinfo, revocation and device endpoints only from an origin
+  // the application registered (one of its redirect URIs'), not from any site.
+  clientBasedCORS: (_ctx: unknown, origin: string, client: { redirectUris?: string[] }) =>
+    (client.redirectUris ?? []).some((uri) => URL.parse(uri)?.origin === origin),
+  ttl: OAUTH_TTL,
+  // Refresh tokens rotate at every use: a spent one presented again revokes its grant.
+  rotateRefreshToken: true,
+  // Tokens do not die with the OP session cookie; they die with the sign-in session (account.ts).
+  expiresWithSession: () => false,
+  issueRefreshToken: async (
+    _ctx: unknown,
+    client: { grantTypeAllowed(t: string): boolean },
+    code: { scopes: Set<string> },
+  ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
   // Code-flow ID tokens carry the claims (not only sub): applications read them from there.
   conformIdTokenClaims: false,
   claims: {
@@ -160,15 +174,6 @@ async function build(rt: Runtime, create: boolean): Promise<Provider> {
       url: (_ctx: unknown, interaction: { uid: string }) => interactionPath(interaction.uid),
       policy: policy(),
     },
-    ttl: OAUTH_TTL,
-    rotateRefreshToken: true,
-    // Tokens do not die with the OP session cookie; they die with the sign-in session (account.ts).
-    expiresWithSession: () => false,
-    issueRefreshToken: async (
-      _ctx: unknown,
-      client: { grantTypeAllowed(t: string): boolean },
-      code: { scopes: Set<string> },
-    ) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },

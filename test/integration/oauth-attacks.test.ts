@@ -658,3 +658,22 @@ describe('tenants crossed', () => {
     expect(await oauthCount('AuthorizationCode')).toBe(before);
   });
 });
+
+describe('browsers on other sites', () => {
+  it('reads token answers only from an origin the application registered (CORS per client)', async () => {
+    const ask = (origin: string) =>
+      fetch(`${stack.url}/oauth/token`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: 'x',
+          client_id: app.clientId,
+        }),
+      });
+    const own = await ask(new URL(REDIRECT).origin);
+    expect(own.headers.get('access-control-allow-origin')).toBe(new URL(REDIRECT).origin);
+    const other = await ask('https://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});

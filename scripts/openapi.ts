@@ -603,7 +603,7 @@ export const ROUTE_DOCS = {
     tag: 'console',
     summary: 'A page of the console',
     description:
-      'Server-rendered HTML over the admin services. `section`: `settings`, `connections`, `users`, `groups`, `tokens` (the caller’s own API tokens) or `audit`. Not signed in: 303 to the tenant’s hosted login page. A member gets 403, another tenant’s id 404, an unknown section 404. Each page sets the `sso_console_csrf` cookie its forms carry. A setup link’s session (`sso_setup`) opens `connections` only (403 elsewhere) and, once its link is revoked or expired, answers 401 `session_revoked`.',
+      'Server-rendered HTML over the admin services. `section`: `settings`, `connections`, `domains` (email-domain verification), `users`, `groups`, `tokens` (the caller’s own API tokens) or `audit`. Not signed in: 303 to the tenant’s hosted login page. A member gets 403, another tenant’s id 404, an unknown section 404. Each page sets the `sso_console_csrf` cookie its forms carry. A setup link’s session (`sso_setup`) opens `connections` only (403 elsewhere) and, once its link is revoked or expired, answers 401 `session_revoked`.',
     access: 'console',
     query: [
       { name: 'done', description: 'What the last change did (after a form post), shown as a message.' },

@@ -15,7 +15,7 @@ import type { TenantRole } from '../tenants/model.ts';
  * `setup`, limited to the SSO pages (`sections`: connections only), which the router alone shows
  * and serves.
  */
-export const SECTIONS = ['settings', 'connections', 'users', 'groups', 'tokens', 'audit'] as const;
+export const SECTIONS = ['settings', 'connections', 'domains', 'users', 'groups', 'tokens', 'audit'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export type ConsoleCaller = SessionCaller | SetupCaller;

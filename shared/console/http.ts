@@ -10,6 +10,7 @@ import { type ConsoleCaller, consoleCaller, consoleCallerOrEnded, SECTIONS, type
 import { connections } from './connections.ts';
 import type { Ctx, PageState, Rendered, SectionHandler } from './context.ts';
 import { checkCsrf, checkOrigin, consoleCsrf } from './csrf.ts';
+import { domains } from './domains.ts';
 import type { Form } from './form.ts';
 import { groups } from './groups.ts';
 import { bare, errorBox, esc, frame, hidden, page, seeOther } from './layout.ts';
@@ -27,6 +28,7 @@ import { users } from './users.ts';
 const SECTION_HANDLERS: Record<Section, SectionHandler> = {
   settings,
   connections,
+  domains,
   users,
   groups,
   tokens,
@@ -54,6 +56,9 @@ const FLASH: Record<string, string> = {
   'sp-keys-rotated': 'A new SP key was made; it signs from its activation date.',
   'sp-keys-activated': 'The next SP key is now the current one.',
   'sp-keys-retired': 'The retiring SP key was removed.',
+  'domain-added': 'Domain added: publish its TXT record, then verify it.',
+  'domain-verified': 'Domain verified.',
+  'domain-removed': 'Domain removed.',
   'group-imported': 'Directory group imported as an external role.',
   'user-invited': 'Invitation sent.',
   'user-saved': 'User updated.',
@@ -69,6 +74,7 @@ const FLASH: Record<string, string> = {
 const SECTION_TITLES: Record<Section, string> = {
   settings: 'Settings',
   connections: 'Connections',
+  domains: 'Domains',
   users: 'Users',
   groups: 'Groups',
   tokens: 'API tokens',

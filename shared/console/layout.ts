@@ -78,6 +78,7 @@ export const CONSOLE_CSP = `default-src 'none'; script-src '${SCRIPT_HASH}'; sty
 const NAV: Record<Section, string> = {
   settings: 'Settings',
   connections: 'Connections',
+  domains: 'Domains',
   users: 'Users',
   groups: 'Groups',
   tokens: 'API tokens',

@@ -323,6 +323,7 @@ const writes = (): [string, Record<string, string>][] => [
   [`/console/${A}/groups`, { action: 'unmap', groupId: ids.group ?? '', xroleId: ids.xrole ?? '' }],
   [`/console/${A}/groups`, { action: 'delete-xrole', xroleId: ids.xrole ?? '' }],
   [`/console/${A}/tokens`, { action: 'create', name: 'planted', expiresInDays: '5' }],
+  [`/console/${A}/domains`, { action: 'add', domain: 'planted.evil.test' }],
   [
     `/console/${A}/connections/new`,
     { action: 'create', type: 'oidc', name: 'planted', issuer: 'https://evil.test' },
@@ -1276,7 +1277,7 @@ describe('setup links', () => {
     const csrf = csrfOf(page.text);
     const beforeA = await snapshot(A);
     const beforeB = await snapshot(B);
-    for (const section of ['settings', 'users', 'groups', 'tokens', 'audit']) {
+    for (const section of ['settings', 'domains', 'users', 'groups', 'tokens', 'audit']) {
       expect((await holder.get(`/console/${A}/${section}`)).status, section).toBe(403);
     }
     for (const [path, fields] of writes().filter(([p]) => !p.includes('/connections'))) {

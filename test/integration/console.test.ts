@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idpMetadata, makeIdpKey } from '../../local/demo/saml-idp.ts';
+import { configureRuntime } from '../../shared/runtime.ts';
+import { closedDnsAddress, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { BASE_DN, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -24,6 +26,7 @@ const OIDC_SECRET = 'oidc-client-secret-never-shown-0123456789';
 
 let stack: TestStack;
 let slapd: Slapd;
+let dns: TestDnsServer;
 const sessions: Record<keyof typeof people, string> = {
   owner: '',
   admin: '',
@@ -119,6 +122,8 @@ const tenantSettings = async () =>
   ).body;
 
 beforeAll(async () => {
+  dns = await startDnsServer();
+  process.env.DNS_SERVERS = dns.address;
   [stack, slapd] = await Promise.all([startTestStack(), startSlapd()]);
   for (const [id, owner] of [
     [TENANT, people.owner],
@@ -163,7 +168,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all([stack?.close(), slapd?.stop()]);
+  await Promise.all([stack?.close(), slapd?.stop(), dns?.close()]);
 });
 
 const settingsPath = `/console/${TENANT}/settings`;
@@ -276,11 +281,22 @@ describe('getting in', () => {
 
   it('refuses a member on every page (403), shows another tenant’s console as not found (404)', async () => {
     const member = new Browser(sessions.member);
-    for (const section of ['settings', 'connections', 'users', 'groups', 'tokens', 'audit']) {
+    for (const section of ['settings', 'connections', 'domains', 'users', 'groups', 'tokens', 'audit']) {
       const res = await member.get(`/console/${TENANT}/${section}`);
       expect(res.status).toBe(403);
       expect(codeOf(res.text)).toBe('forbidden');
     }
+    const memberPost = await member.send('POST', `/console/${TENANT}/domains`, {
+      form: { csrf: 'x', action: 'add', domain: 'member.console-co.example' },
+      headers: { origin: stack.url },
+    });
+    expect(memberPost.status).toBe(403);
+    expect(codeOf(memberPost.text)).toBe('forbidden');
+    const domains = await stack.call<{ items: { domain: string }[] }>(
+      'GET',
+      `/admin/tenants/${TENANT}/domains`,
+    );
+    expect(domains.body.items.map((d) => d.domain)).not.toContain('member.console-co.example');
     const other = new Browser(sessions.otherOwner);
     const res = await other.get(settingsPath);
     expect(res.status).toBe(404);
@@ -372,7 +388,7 @@ describe('CSRF and origin', () => {
 describe('roles', () => {
   it('lets an auditor look at every page, read-only, and refuses each post with 403 forbidden', async () => {
     const auditor = new Browser(sessions.auditor);
-    for (const section of ['settings', 'connections', 'users', 'groups', 'tokens', 'audit']) {
+    for (const section of ['settings', 'connections', 'domains', 'users', 'groups', 'tokens', 'audit']) {
       const res = await auditor.get(`/console/${TENANT}/${section}`);
       expect(res.status, section).toBe(200);
       expect(res.text).toContain('id="read-only"');
@@ -974,5 +990,151 @@ describe('hostile forms', () => {
       ),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('domains', () => {
+  const domainsPath = `/console/${TENANT}/domains`;
+  const cardOf = (html: string, domain: string) =>
+    new RegExp(
+      `<div class="card" data-domain="${domain.replace(/\./g, '\\.')}">([\\s\\S]*?)</form></div>`,
+    ).exec(html)?.[1] ?? '';
+  type Listed = {
+    domain: string;
+    status: string;
+    verifiedBy?: string;
+    verification: { name: string; value: string };
+  };
+  const listed = async (): Promise<Listed[]> =>
+    (await stack.call<{ items: Listed[] }>('GET', `/admin/tenants/${TENANT}/domains`)).body.items ?? [];
+
+  it('adds a domain, shows its TXT record, verifies it through DNS and removes it', async () => {
+    const admin = new Browser(sessions.admin);
+    const page = await admin.get(domainsPath);
+    expect(page.status).toBe(200);
+    expect(page.text).toMatch(
+      /href="\/console\/console-co\/connections"[^>]*>Connections<\/a><\/li><li><a href="\/console\/console-co\/domains" aria-current="page">Domains</,
+    );
+
+    const added = await admin.submit(domainsPath, { action: 'add', domain: 'Mail.Console-Co.Example' });
+    expect(added.status, added.text.slice(0, 300)).toBe(303);
+    expect(added.location).toBe(`${domainsPath}?done=domain-added`);
+    const shown = await admin.get(added.location ?? '');
+    expect(shown.text).toContain('Domain added');
+    const card = cardOf(shown.text, 'mail.console-co.example');
+    expect(card).toContain('data-status="pending"');
+    const view = (await listed()).find((d) => d.domain === 'mail.console-co.example');
+    expect(view?.verification.name).toBe('_sso-verification.mail.console-co.example');
+    expect(card).toContain(`value="${view?.verification.name}" readonly`);
+    expect(card).toContain(`value="${view?.verification.value}" readonly`);
+    expect(card).toContain('data-copy=');
+
+    // Not in DNS yet: the service's refusal on the page, nothing verified.
+    const early = await admin.submit(domainsPath, { action: 'verify', domain: 'mail.console-co.example' });
+    expect(early.status).toBe(409);
+    expect(codeOf(early.text)).toBe('domain_verification_failed');
+    expect(early.text).toContain('_sso-verification.mail.console-co.example');
+    expect((await listed()).find((d) => d.domain === 'mail.console-co.example')?.status).toBe('pending');
+
+    // A resolver that cannot answer: dns_unavailable on the page, nothing verified.
+    process.env.DNS_SERVERS = await closedDnsAddress();
+    configureRuntime({});
+    try {
+      const down = await admin.submit(domainsPath, { action: 'verify', domain: 'mail.console-co.example' });
+      expect(down.status).toBe(503);
+      expect(codeOf(down.text)).toBe('dns_unavailable');
+      expect(down.text).toContain('data-domain="mail.console-co.example"');
+    } finally {
+      process.env.DNS_SERVERS = dns.address;
+      configureRuntime({});
+    }
+    expect((await listed()).find((d) => d.domain === 'mail.console-co.example')?.status).toBe('pending');
+
+    dns.setTxt(view?.verification.name ?? '', view?.verification.value ?? '');
+    const verified = await admin.submit(domainsPath, { action: 'verify', domain: 'mail.console-co.example' });
+    expect(verified.status, verified.text.slice(0, 300)).toBe(303);
+    expect(verified.location).toBe(`${domainsPath}?done=domain-verified`);
+    const after = await admin.get(verified.location ?? '');
+    const verifiedCard = cardOf(after.text, 'mail.console-co.example');
+    expect(verifiedCard).toContain('data-status="verified"');
+    expect(verifiedCard).toContain('by DNS');
+    expect(verifiedCard).not.toContain('_sso-verification');
+    expect(verifiedCard).not.toContain('Verify now');
+    const stored = (await listed()).find((d) => d.domain === 'mail.console-co.example');
+    expect(stored).toMatchObject({ status: 'verified', verifiedBy: 'dns' });
+
+    // Remove: the box must be ticked.
+    const unconfirmed = await admin.submit(domainsPath, {
+      action: 'remove',
+      domain: 'mail.console-co.example',
+    });
+    expect(unconfirmed.status).toBe(400);
+    expect(codeOf(unconfirmed.text)).toBe('invalid_request');
+    expect((await listed()).some((d) => d.domain === 'mail.console-co.example')).toBe(true);
+    const removed = await admin.submit(domainsPath, {
+      action: 'remove',
+      domain: 'mail.console-co.example',
+      confirm: 'on',
+    });
+    expect(removed.status).toBe(303);
+    expect(removed.location).toBe(`${domainsPath}?done=domain-removed`);
+    expect((await listed()).some((d) => d.domain === 'mail.console-co.example')).toBe(false);
+  });
+
+  it('shows an operator-verified domain as verified, and a refused add with its code', async () => {
+    const add = await stack.call('POST', `/admin/tenants/${TENANT}/domains`, {
+      body: { domain: 'ops.console-co.example' },
+    });
+    expect(add.status).toBe(201);
+    const ok = await stack.call('POST', `/admin/tenants/${TENANT}/domains/ops.console-co.example/verify`, {
+      body: { method: 'operator' },
+    });
+    expect(ok.status).toBe(200);
+    const owner = new Browser(sessions.owner);
+    const card = cardOf((await owner.get(domainsPath)).text, 'ops.console-co.example');
+    expect(card).toContain('data-status="verified"');
+    expect(card).toContain('by the operator');
+
+    const bad = await owner.submit(domainsPath, { action: 'add', domain: 'localhost' });
+    expect(bad.status).toBe(400);
+    expect(codeOf(bad.text)).toBe('invalid_request');
+    expect(bad.text).toContain('value="localhost"');
+  });
+
+  it('an auditor sees the page with disabled controls and gets 403 on every post (a member: see “getting in”)', async () => {
+    const before = await listed();
+    const auditor = new Browser(sessions.auditor);
+    const page = await auditor.get(domainsPath);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('ops.console-co.example');
+    expect(page.text).toMatch(/<fieldset[^>]* disabled>/);
+    expect(page.text).toMatch(/data-remove="ops\.console-co\.example" disabled/);
+    const posts: Record<string, string>[] = [
+      { action: 'add', domain: 'auditor.console-co.example' },
+      { action: 'remove', domain: 'ops.console-co.example', confirm: 'on' },
+      { action: 'verify', domain: 'ops.console-co.example' },
+    ];
+    for (const fields of posts) {
+      const res = await auditor.submit(domainsPath, fields);
+      expect(res.status).toBe(403);
+      expect(codeOf(res.text)).toBe('forbidden');
+    }
+    expect(await listed()).toEqual(before);
+  });
+
+  it('checks CSRF and Origin before anything is added', async () => {
+    const admin = new Browser(sessions.admin);
+    const page = await admin.get(domainsPath);
+    const noCsrf = await admin.send('POST', domainsPath, {
+      form: { csrf: 'wrong', action: 'add', domain: 'csrf.console-co.example' },
+      headers: { origin: stack.url },
+    });
+    expect(noCsrf.status).toBe(403);
+    const otherOrigin = await admin.send('POST', domainsPath, {
+      form: { csrf: csrfOf(page.text), action: 'add', domain: 'csrf.console-co.example' },
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(otherOrigin.status).toBe(403);
+    expect((await listed()).some((d) => d.domain === 'csrf.console-co.example')).toBe(false);
   });
 });

@@ -38,7 +38,10 @@ describe('npm start', () => {
     });
     try {
       const deadline = Date.now() + 60_000;
-      while (!output.includes('listening on') && Date.now() < deadline && child.exitCode === null) {
+      // The start-up lines may reach the pipe in several chunks: wait for the last one read below.
+      const ready = () =>
+        output.includes('listening on') && /owner owner@demo\.test, password \S+\)/.test(output);
+      while (!ready() && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 200));
       }
       expect(output).toContain(`listening on http://localhost:${port}`);

@@ -6,6 +6,7 @@ import { buildResponse, idpMetadata, makeIdpKey, signResponse } from '../../loca
 import { consoleCsrf } from '../../shared/console/csrf.ts';
 import { sessionCookie } from '../../shared/identity/sessions.ts';
 import { launchChromium } from '../helpers/browser.ts';
+import { type Answer, ConsoleBrowser, codeOf, csrfOf } from '../helpers/console.ts';
 import { BASE_DN, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
 
@@ -37,52 +38,9 @@ let slapd: Slapd;
 const sessions = {} as Record<Who, string>;
 const ids: Record<string, string> = {};
 
-interface Answer {
-  status: number;
-  text: string;
-  location: string | null;
-  headers: Headers;
-}
-
-class Browser {
-  readonly cookies = new Map<string, string>();
+class Browser extends ConsoleBrowser {
   constructor(session?: string) {
-    if (session) this.cookies.set('sso_session', session);
-  }
-
-  async send(
-    method: string,
-    path: string,
-    o: { form?: Record<string, string>; body?: string; headers?: Record<string, string> } = {},
-  ): Promise<Answer> {
-    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(stack.url + path, {
-      method,
-      redirect: 'manual',
-      headers: {
-        accept: 'text/html',
-        ...(cookie ? { cookie } : {}),
-        ...(o.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        ...o.headers,
-      },
-      ...(o.form ? { body: new URLSearchParams(o.form).toString() } : {}),
-      ...(o.body !== undefined ? { body: o.body } : {}),
-    });
-    for (const set of res.headers.getSetCookie()) {
-      const pair = set.split(';')[0] ?? '';
-      const eq = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    return {
-      status: res.status,
-      text: await res.text(),
-      location: res.headers.get('location'),
-      headers: res.headers,
-    };
-  }
-
-  get(path: string, headers: Record<string, string> = {}) {
-    return this.send('GET', path, { headers });
+    super(() => stack.url, session);
   }
 
   /** Uses a setup link as a person does: its page (GET, nothing spent), then its button (POST). */
@@ -104,9 +62,6 @@ class Browser {
     return this.send('POST', path, { form: { csrf, ...fields }, headers });
   }
 }
-
-const codeOf = (html: string) => /id="error-code">([^<]+)</.exec(html)?.[1];
-const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
 
 /** A raw request: the path exactly as given (fetch would normalise dots and encodings). */
 function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {

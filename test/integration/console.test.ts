@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { idpMetadata, makeIdpKey } from '../../local/demo/saml-idp.ts';
 import { configureRuntime } from '../../shared/runtime.ts';
+import { ConsoleBrowser, codeOf, csrfOf } from '../helpers/console.ts';
 import { closedDnsAddress, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { BASE_DN, type Slapd, SVC, startSlapd } from '../helpers/slapd.ts';
 import { startTestStack, type TestStack } from '../helpers/stack.ts';
@@ -38,52 +39,10 @@ const ids: Record<string, string> = {};
 /** A second session of the member, for the sign-out-everywhere test. */
 let spareMemberSession = '';
 
-interface Answer {
-  status: number;
-  text: string;
-  location: string | null;
-  headers: Headers;
-}
-
 /** A browser's cookie jar and form posts, over fetch. */
-class Browser {
-  readonly cookies = new Map<string, string>();
+class Browser extends ConsoleBrowser {
   constructor(session?: string) {
-    if (session) this.cookies.set('sso_session', session);
-  }
-
-  async send(
-    method: string,
-    path: string,
-    options: { form?: Record<string, string>; headers?: Record<string, string> } = {},
-  ): Promise<Answer> {
-    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await fetch(stack.url + path, {
-      method,
-      redirect: 'manual',
-      headers: {
-        accept: 'text/html',
-        ...(cookie ? { cookie } : {}),
-        ...(options.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        ...options.headers,
-      },
-      ...(options.form ? { body: new URLSearchParams(options.form).toString() } : {}),
-    });
-    for (const set of res.headers.getSetCookie()) {
-      const pair = set.split(';')[0] ?? '';
-      const eq = pair.indexOf('=');
-      this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
-    }
-    return {
-      status: res.status,
-      text: await res.text(),
-      location: res.headers.get('location'),
-      headers: res.headers,
-    };
-  }
-
-  get(path: string, headers: Record<string, string> = {}) {
-    return this.send('GET', path, { headers });
+    super(() => stack.url, session);
   }
 
   /** Opens the page, then posts one of its forms (the CSRF field as the page rendered it). */
@@ -97,8 +56,6 @@ class Browser {
   }
 }
 
-const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
-const codeOf = (html: string) => /id="error-code">([^<]+)</.exec(html)?.[1];
 const versionOf = (html: string, formId: string) =>
   new RegExp(`id="${formId}"[^>]*>(?:<input[^>]*>)*?<input type="hidden" name="version" value="(\\d+)"`).exec(
     html,
